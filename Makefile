@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint typecheck unit install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps re-run the install whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Serve cellmon at http://127.0.0.1:8000 (CELLMON_HOST / CELLMON_PORT / CELLMON_DATA_DIR).
+run: install
+	$(BIN)/cellmon db upgrade
+	$(BIN)/cellmon serve
+
+## Lint, type-check and run the whole test suite.
+test: lint typecheck unit
+
+lint: install-dev
+	$(BIN)/ruff check cellmon tests
+	$(BIN)/ruff format --check cellmon tests
+
+typecheck: install-dev
+	$(BIN)/mypy cellmon
+
+unit: install-dev
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts

@@ -1,0 +1,3 @@
+from cellmon.cli import main
+
+main()

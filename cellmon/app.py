@@ -1,0 +1,86 @@
+"""Build the FastAPI application and wire its backends for the lifetime of the process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from cellmon.assignments.router import router as assignments_router
+from cellmon.classes.router import router as classes_router
+from cellmon.core.backends import build_backends
+from cellmon.core.database import Database
+from cellmon.core.http import StripTrailingSlash, install_error_handlers
+from cellmon.core.settings import Settings, load_settings
+from cellmon.dashboard.router import router as dashboard_router
+from cellmon.events.router import router as events_router
+from cellmon.health.router import router as health_router
+from cellmon.live.router import router as live_router
+from cellmon.notebooks.router import router as notebooks_router
+from cellmon.progress.router import router as progress_router
+from cellmon.students.router import router as students_router
+from cellmon.submissions.router import router as submissions_router
+from cellmon.testevents.router import router as testevents_router
+
+# JupyterLab on the teacher's or student's own machine, on whatever port it picked.
+LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+
+API_DESCRIPTION = """
+Collects the cell executions that students' JupyterLab posts, records them, streams them live
+to instructors over `/ws`, and runs classes, assignments and submissions.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        database = Database(settings)
+        stack.push_async_callback(database.dispose)
+        backends = build_backends(settings, database)
+        await backends.start(stack)
+        app.state.database = database
+        app.state.backends = backends
+        yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    app = FastAPI(
+        title=settings.PROJECT_NAME,
+        version=settings.PROJECT_VERSION,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    api = settings.API_V1_STR
+    for router in (
+        events_router,
+        classes_router,
+        assignments_router,
+        submissions_router,
+        students_router,
+        notebooks_router,
+        progress_router,
+        testevents_router,
+    ):
+        app.include_router(router, prefix=api)
+    app.include_router(live_router)
+    app.include_router(dashboard_router)
+    app.include_router(health_router)
+
+    install_error_handlers(app)
+    origins = settings.BACKEND_CORS_ORIGINS
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_origin_regex=None if "*" in origins else LOCAL_ORIGINS,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        max_age=600,
+    )
+    app.add_middleware(StripTrailingSlash)
+    return app

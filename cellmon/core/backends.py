@@ -1,0 +1,55 @@
+"""Choose each swappable backend once, at start-up, from the settings.
+
+Domain code receives the interfaces (MessageQueue, MessageBus, TimeSeriesSink) and never asks
+which implementation it holds.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from cellmon.core.bus import MessageBus
+from cellmon.core.database import Database
+from cellmon.core.queue import MessageQueue
+from cellmon.core.settings import Settings
+from cellmon.core.timeseries import TimeSeriesSink
+
+
+@dataclass(slots=True)
+class Backends:
+    queue: MessageQueue
+    bus: MessageBus
+    timeseries: TimeSeriesSink
+
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Start every backend; the stack closes them in reverse order."""
+        for backend in (self.timeseries, self.bus, self.queue):
+            await backend.start()
+            stack.push_async_callback(backend.close)
+
+
+def build_queue(settings: Settings, database: Database) -> MessageQueue:
+    from cellmon.core.queue.table import TableQueue
+
+    return TableQueue(database)
+
+
+def build_bus(settings: Settings) -> MessageBus:
+    from cellmon.core.bus.in_process import InProcessBus
+
+    return InProcessBus()
+
+
+def build_timeseries(settings: Settings, database: Database) -> TimeSeriesSink:
+    from cellmon.core.timeseries.sql import SqlSink
+
+    return SqlSink(database)
+
+
+def build_backends(settings: Settings, database: Database) -> Backends:
+    return Backends(
+        queue=build_queue(settings, database),
+        bus=build_bus(settings),
+        timeseries=build_timeseries(settings, database),
+    )

@@ -1,0 +1,3 @@
+from cellmon.core.bus.base import MessageBus
+
+__all__ = ["MessageBus"]

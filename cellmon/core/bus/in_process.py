@@ -1,0 +1,49 @@
+"""The embedded bus: delivers within this process only (one server, worker inside)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+from cellmon.core.bus.base import MessageBus
+
+# Listeners are live views; one that falls this far behind loses the oldest messages.
+LISTENER_BUFFER = 10_000
+
+_CLOSED = object()
+
+
+class InProcessBus(MessageBus):
+    def __init__(self) -> None:
+        self._listeners: set[asyncio.Queue[bytes | object]] = set()
+        self._closed = False
+
+    async def publish(self, messages: Sequence[bytes]) -> None:
+        for listener in self._listeners:
+            for message in messages:
+                if listener.full():
+                    listener.get_nowait()
+                listener.put_nowait(message)
+
+    async def listen(self) -> AsyncIterator[bytes]:
+        listener: asyncio.Queue[bytes | object] = asyncio.Queue(LISTENER_BUFFER)
+        self._listeners.add(listener)
+        try:
+            while not self._closed:
+                message = await listener.get()
+                if message is _CLOSED:
+                    return
+                assert isinstance(message, bytes)
+                yield message
+        finally:
+            self._listeners.discard(listener)
+
+    async def close(self) -> None:
+        self._closed = True
+        for listener in self._listeners:
+            if listener.full():
+                listener.get_nowait()
+            listener.put_nowait(_CLOSED)
+
+    async def ping(self) -> None:
+        return None

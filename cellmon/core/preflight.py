@@ -1,0 +1,70 @@
+"""Check at start-up that every configured service answers, and say which one does not."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+
+from cellmon.core.database import create_engine
+from cellmon.core.errors import ConfigError
+from cellmon.core.settings import Settings
+
+TIMEOUT_SECONDS = 5.0
+
+
+async def _check_database(settings: Settings) -> None:
+    engine = create_engine(settings.database_url, settings)
+    try:
+        async with asyncio.timeout(TIMEOUT_SECONDS), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        if settings.uses_postgres:
+            where = f"POSTGRES_SERVER={settings.POSTGRES_SERVER}:{settings.POSTGRES_PORT}"
+        else:
+            where = f"CELLMON_DATA_DIR={settings.CELLMON_DATA_DIR}"
+        raise ConfigError(f"{where}: database unreachable: {_reason(exc)}") from exc
+    finally:
+        await engine.dispose()
+
+
+async def _check_redis(settings: Settings) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(settings.redis_url, socket_connect_timeout=TIMEOUT_SECONDS)
+    try:
+        await client.ping()
+    except Exception as exc:
+        where = f"REDIS_HOST={settings.REDIS_HOST}:{settings.REDIS_PORT}"
+        raise ConfigError(f"{where}: Redis unreachable: {_reason(exc)}") from exc
+    finally:
+        await client.aclose()
+
+
+async def _check_influxdb(settings: Settings) -> None:
+    import httpx
+
+    url = f"{settings.INFLUXDB_URL}/ping"
+    try:
+        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
+            response = await client.get(url)
+            response.raise_for_status()
+    except Exception as exc:
+        raise ConfigError(
+            f"INFLUXDB_URL={settings.INFLUXDB_URL}: InfluxDB unreachable: {_reason(exc)}"
+        ) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    text_ = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text_}" if text_ else type(exc).__name__
+
+
+async def check_services(settings: Settings, *, database_only: bool = False) -> None:
+    await _check_database(settings)
+    if database_only:
+        return
+    if settings.uses_redis:
+        await _check_redis(settings)
+    if settings.uses_influxdb:
+        await _check_influxdb(settings)

@@ -1,0 +1,54 @@
+"""The durable work queue between the API (producer) and the workers (consumers).
+
+Delivery is at least once: a message stays in the queue until a consumer acknowledges it
+after committing its work, and a message claimed by a consumer that died is delivered again.
+Consumers make the effect exactly once through idempotent writes (the event's eventId).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    id: str
+    body: bytes
+    # How many times this message has been handed to a consumer, this time included.
+    deliveries: int
+
+
+class MessageQueue(ABC):
+    async def start(self) -> None:  # noqa: B027 (optional hook)
+        """Prepare the backend (connections, consumer groups)."""
+
+    async def close(self) -> None:  # noqa: B027 (optional hook)
+        """Release connections."""
+
+    @abstractmethod
+    async def enqueue(self, bodies: Sequence[bytes]) -> None:
+        """Store all bodies durably, in one round trip where the backend allows.
+
+        Returns only once they are safe; raises BackendUnavailable otherwise.
+        """
+
+    @abstractmethod
+    async def claim(self, consumer: str, max_count: int, block_ms: int) -> list[QueuedMessage]:
+        """Up to max_count messages for this consumer, waiting up to block_ms for the first.
+
+        Includes messages whose previous consumer has not acknowledged them in time.
+        """
+
+    @abstractmethod
+    async def ack(self, message_ids: Sequence[str]) -> None:
+        """Remove messages whose work is committed."""
+
+    @abstractmethod
+    async def depth(self) -> int:
+        """Messages waiting or in flight (for health read-outs and benchmarks)."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise BackendUnavailable when the queue cannot be reached."""

@@ -1,0 +1,110 @@
+"""The embedded queue: a table in the SQL database, durable across restarts.
+
+A claim hides an entry for a lease; an entry whose consumer dies before acknowledging it
+becomes visible again when the lease ends. On PostgreSQL concurrent consumers skip each
+other's locked rows; SQLite serialises writers, so claims there are atomic by themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from cellmon.core.database import Database
+from cellmon.core.errors import BackendUnavailable
+from cellmon.core.queue.base import MessageQueue, QueuedMessage
+from cellmon.db.base import utcnow
+from cellmon.db.models import QueueEntry
+
+DEFAULT_LEASE = timedelta(seconds=60)
+# How often an idle consumer looks for entries that other processes enqueued.
+POLL_INTERVAL_SECONDS = 0.2
+
+
+class TableQueue(MessageQueue):
+    def __init__(self, database: Database, lease: timedelta = DEFAULT_LEASE) -> None:
+        self._database = database
+        self._lease = lease
+        # Wakes consumers in this process as soon as this process enqueues.
+        self._enqueued = asyncio.Event()
+
+    async def enqueue(self, bodies: Sequence[bytes]) -> None:
+        if not bodies:
+            return
+        now = utcnow()
+        rows = [{"body": body, "enqueued_at": now, "visible_at": now} for body in bodies]
+        try:
+            async with self._database.sessions.begin() as session:
+                await session.execute(insert(QueueEntry), rows)
+        except (OperationalError, OSError) as exc:
+            raise BackendUnavailable(f"queue table: {exc}") from exc
+        self._enqueued.set()
+
+    async def claim(self, consumer: str, max_count: int, block_ms: int) -> list[QueuedMessage]:
+        deadline = asyncio.get_running_loop().time() + block_ms / 1000
+        while True:
+            self._enqueued.clear()
+            messages = await self._claim_now(consumer, max_count)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if messages or remaining <= 0:
+                return messages
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._enqueued.wait(), timeout=min(remaining, POLL_INTERVAL_SECONDS)
+                )
+
+    async def _claim_now(self, consumer: str, max_count: int) -> list[QueuedMessage]:
+        now = utcnow()
+        candidates = (
+            select(QueueEntry.id)
+            .where(QueueEntry.visible_at <= now)
+            .order_by(QueueEntry.id)
+            .limit(max_count)
+        )
+        if not self._database.is_sqlite:
+            candidates = candidates.with_for_update(skip_locked=True)
+        statement = (
+            update(QueueEntry)
+            .where(QueueEntry.id.in_(candidates.scalar_subquery()))
+            .values(
+                visible_at=now + self._lease,
+                deliveries=QueueEntry.deliveries + 1,
+                claimed_by=consumer,
+            )
+            .returning(QueueEntry.id, QueueEntry.body, QueueEntry.deliveries)
+        )
+        try:
+            async with self._database.sessions.begin() as session:
+                rows = (await session.execute(statement)).all()
+        except (OperationalError, OSError) as exc:
+            raise BackendUnavailable(f"queue table: {exc}") from exc
+        return [
+            QueuedMessage(str(row.id), row.body, row.deliveries)
+            for row in sorted(rows, key=lambda row: row.id)
+        ]
+
+    async def ack(self, message_ids: Sequence[str]) -> None:
+        if not message_ids:
+            return
+        ids = [int(message_id) for message_id in message_ids]
+        try:
+            async with self._database.sessions.begin() as session:
+                await session.execute(delete(QueueEntry).where(QueueEntry.id.in_(ids)))
+        except (OperationalError, OSError) as exc:
+            raise BackendUnavailable(f"queue table: {exc}") from exc
+
+    async def depth(self) -> int:
+        async with self._database.sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(QueueEntry))
+        return int(count or 0)
+
+    async def ping(self) -> None:
+        try:
+            await self.depth()
+        except SQLAlchemyError as exc:
+            raise BackendUnavailable(f"queue table: {exc}") from exc

@@ -1,0 +1,134 @@
+"""One settings object for the whole service, read from the environment (and `.env`).
+
+Variable names follow the original specification (PROJECT_NAME, POSTGRES_*, INFLUXDB_*,
+REDIS_*); cellmon's own additions carry the CELLMON_ prefix. A backend whose variables are
+unset falls back to its embedded implementation, so the bare defaults serve a whole class from
+one laptop with no services.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    PROJECT_NAME: str = "Student Progress Tracker API"
+    PROJECT_VERSION: str = "1.0.0"
+    API_V1_STR: str = "/api/v1"
+    # Origins allowed to call the API from a browser, besides any localhost / 127.0.0.1 port
+    # (where JupyterLab runs for a single teacher). Comma-separated or a JSON list; "*" = any.
+    BACKEND_CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    CELLMON_HOST: str = "127.0.0.1"
+    CELLMON_PORT: int = Field(default=8000, ge=1, le=65535)
+    CELLMON_DATA_DIR: Path = Path(".cellmon")
+    CELLMON_LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    CELLMON_LOG_FORMAT: Literal["json", "console"] = "json"
+
+    # PostgreSQL is used when POSTGRES_SERVER is set; otherwise a SQLite file in the data dir.
+    POSTGRES_SERVER: str | None = None
+    POSTGRES_PORT: int = Field(default=5432, ge=1, le=65535)
+    POSTGRES_USER: str = "postgres"
+    POSTGRES_PASSWORD: SecretStr = SecretStr("")
+    POSTGRES_DB: str = "cellmon"
+    CELLMON_DB_POOL_SIZE: int = Field(default=10, ge=1)
+    CELLMON_DB_MAX_OVERFLOW: int = Field(default=10, ge=0)
+
+    # InfluxDB is used when INFLUXDB_URL is set; otherwise points go to the SQL database.
+    INFLUXDB_URL: str | None = None
+    INFLUXDB_TOKEN: SecretStr | None = None
+    INFLUXDB_ORG: str = ""
+    # On InfluxDB 2.x the bucket; on 1.x (INFLUXDB_API_VERSION=1) the database name.
+    INFLUXDB_BUCKET: str = "progress_bucket"
+    INFLUXDB_API_VERSION: Literal[1, 2] = 2
+
+    # Redis carries the work queue and the pub/sub bus when REDIS_HOST is set; otherwise both
+    # are embedded (a queue table in the SQL database, an in-process bus).
+    REDIS_HOST: str | None = None
+    REDIS_PORT: int = Field(default=6379, ge=1, le=65535)
+    REDIS_DB: int = Field(default=0, ge=0)
+    REDIS_PASSWORD: SecretStr | None = None
+    # Prefix of every Redis key and channel cellmon uses, so that deployments can share a server.
+    CELLMON_REDIS_PREFIX: str = "cellmon"
+
+    # Ingest limits (documented in docs/operations.md).
+    CELLMON_MAX_EVENTS_PER_REQUEST: int = Field(default=1000, ge=1)
+    CELLMON_MAX_BODY_BYTES: int = Field(default=10 * 1024 * 1024, ge=1024)
+    CELLMON_MAX_FIELD_BYTES: int = Field(default=64 * 1024, ge=256)
+
+    # Run a queue worker inside the API process. Unset: yes when the queue is embedded.
+    CELLMON_RUN_WORKER_IN_SERVER: bool | None = None
+    CELLMON_WORKER_BATCH_SIZE: int = Field(default=500, ge=1)
+
+    @field_validator("BACKEND_CORS_ORIGINS", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.POSTGRES_SERVER is not None
+
+    @property
+    def uses_redis(self) -> bool:
+        return self.REDIS_HOST is not None
+
+    @property
+    def uses_influxdb(self) -> bool:
+        return self.INFLUXDB_URL is not None
+
+    @property
+    def run_worker_in_server(self) -> bool:
+        if self.CELLMON_RUN_WORKER_IN_SERVER is not None:
+            return self.CELLMON_RUN_WORKER_IN_SERVER
+        return not self.uses_redis
+
+    @cached_property
+    def database_url(self) -> URL:
+        if self.POSTGRES_SERVER is not None:
+            return URL.create(
+                "postgresql+asyncpg",
+                username=self.POSTGRES_USER,
+                password=self.POSTGRES_PASSWORD.get_secret_value() or None,
+                host=self.POSTGRES_SERVER,
+                port=self.POSTGRES_PORT,
+                database=self.POSTGRES_DB,
+            )
+        return URL.create("sqlite+aiosqlite", database=str(self.CELLMON_DATA_DIR / "cellmon.db"))
+
+    @cached_property
+    def redis_url(self) -> str:
+        password = self.REDIS_PASSWORD.get_secret_value() if self.REDIS_PASSWORD else ""
+        auth = f":{password}@" if password else ""
+        return f"redis://{auth}{self.REDIS_HOST}:{self.REDIS_PORT}/{self.REDIS_DB}"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value raises ConfigError naming the variable."""
+    from pydantic import ValidationError
+
+    from cellmon.core.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(f"{variable}: {first['msg']}") from exc

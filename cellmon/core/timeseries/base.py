@@ -1,0 +1,54 @@
+"""The time-series store: points of a measurement, tagged and timestamped in nanoseconds."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+FieldValue = bool | int | float | str
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    measurement: str
+    tags: Mapping[str, str]
+    fields: Mapping[str, FieldValue]
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CountBucket:
+    start: datetime
+    count: int
+
+
+class TimeSeriesSink(ABC):
+    async def start(self) -> None:  # noqa: B027 (optional hook)
+        """Prepare the backend (e.g. create the database)."""
+
+    async def close(self) -> None:  # noqa: B027 (optional hook)
+        """Flush what is buffered and release connections."""
+
+    @abstractmethod
+    async def write(self, points: Sequence[Point]) -> None:
+        """Store the points. Writing the same point twice stores it once.
+
+        Never drops points silently: what cannot be written now is kept and retried later.
+        """
+
+    @abstractmethod
+    async def count_per_interval(
+        self,
+        measurement: str,
+        start: datetime,
+        end: datetime,
+        interval_seconds: int,
+        tag_filters: Mapping[str, Sequence[str]],
+    ) -> list[CountBucket]:
+        """Points per interval in [start, end) whose tags take one of the given values."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise BackendUnavailable when the store cannot be reached."""

@@ -1,0 +1,55 @@
+"""Run Alembic migrations from code (`cellmon db upgrade`, tests) without an alembic.ini."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import URL
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: URL) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.render_as_string(hide_password=False))
+    config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
+    return config
+
+
+def _in_thread(func: Callable[..., None], *args: object) -> None:
+    # env.py drives its own event loop with asyncio.run, so it must not run on the caller's.
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            func(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def upgrade(url: URL, revision: str = "head") -> None:
+    _in_thread(command.upgrade, alembic_config(url), revision)
+
+
+def downgrade(url: URL, revision: str = "base") -> None:
+    _in_thread(command.downgrade, alembic_config(url), revision)
+
+
+async def upgrade_async(url: URL, revision: str = "head") -> None:
+    await asyncio.to_thread(upgrade, url, revision)
+
+
+async def downgrade_async(url: URL, revision: str = "base") -> None:
+    await asyncio.to_thread(downgrade, url, revision)

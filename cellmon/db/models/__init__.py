@@ -1,0 +1,38 @@
+"""Every ORM model, imported here so that Alembic and the application see one metadata."""
+
+from cellmon.db.models.classes import AssignmentSubmission, Class, ClassAssignment, StudentClass
+from cellmon.db.models.notebooks import (
+    Cell,
+    CellExecution,
+    Notebook,
+    NotebookAccess,
+    StudentCellState,
+)
+from cellmon.db.models.pipeline import (
+    DeadLetter,
+    PendingTimeSeriesWrite,
+    QueueEntry,
+    TestEvent,
+    TimeSeriesPoint,
+)
+from cellmon.db.models.students import ProgressEvent, Student, StudentSession
+
+__all__ = [
+    "AssignmentSubmission",
+    "Cell",
+    "CellExecution",
+    "Class",
+    "ClassAssignment",
+    "DeadLetter",
+    "Notebook",
+    "NotebookAccess",
+    "PendingTimeSeriesWrite",
+    "ProgressEvent",
+    "QueueEntry",
+    "Student",
+    "StudentCellState",
+    "StudentClass",
+    "StudentSession",
+    "TestEvent",
+    "TimeSeriesPoint",
+]

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Start (installing where needed) the services the test suite uses on this machine:
+# PostgreSQL and Redis on their usual ports.
+#   scripts/services.sh up      start what is not running
+set -euo pipefail
+
+postgres_up() {
+  if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+  fi
+  for _ in $(seq 30); do pg_isready -h 127.0.0.1 -p 5432 -q && return 0; sleep 1; done
+  echo "PostgreSQL did not start" >&2; return 1
+}
+
+redis_up() {
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  fi
+  for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0; sleep 1; done
+  echo "Redis did not start" >&2; return 1
+}
+
+case "${1:-up}" in
+  up)
+    postgres_up
+    redis_up
+    ;;
+  *) echo "usage: $0 up" >&2; exit 2 ;;
+esac

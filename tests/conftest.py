@@ -1,0 +1,150 @@
+"""Shared fixtures: a clean database per test on SQLite and on PostgreSQL, the real app.
+
+Every test that takes `settings`, `app` or `client` runs twice, once per database. Each test
+gets a database of its own state: a fresh copy of a migrated SQLite file, or the session's
+migrated PostgreSQL database with every table emptied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from cellmon.app import create_app
+from cellmon.core.settings import Settings
+from cellmon.db import (
+    migrate,
+    models,  # noqa: F401  (puts every table on the metadata)
+)
+from cellmon.db.base import Base
+from tests.services import (
+    make_settings,
+    postgres_overrides,
+    postgres_url,
+    service_missing,
+    unique_name,
+)
+
+DB_BACKENDS = ["sqlite", "postgresql"]
+# Every model is imported through `models`, so the metadata knows every table.
+TRUNCATE_ALL = "TRUNCATE {} RESTART IDENTITY CASCADE".format(
+    ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+)
+
+
+async def _admin_connect() -> asyncpg.Connection:
+    url = postgres_url("postgres")
+    try:
+        return await asyncpg.connect(
+            host=url.host,
+            port=url.port,
+            user=url.username,
+            password=url.password,
+            database="postgres",
+            timeout=5,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        service_missing("PostgreSQL", exc)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once; each test copies it."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "cellmon.db"
+    migrate.upgrade(make_settings(CELLMON_DATA_DIR=path.parent).database_url)
+    return path
+
+
+async def _admin_execute(statement: str) -> None:
+    admin = await _admin_connect()
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+# These fixtures are synchronous on purpose: they are looked up by name from
+# `database_overrides`, and an async fixture cannot be started from inside another.
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of this test session, migrated to head, dropped at the end."""
+    name = unique_name("cellmon_test")
+    asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    try:
+        migrate.upgrade(postgres_url(name))
+        yield name
+    finally:
+        asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _empty_postgres(database: str) -> None:
+    url = postgres_url(database)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=database
+    )
+    try:
+        await connection.execute(TRUNCATE_ALL)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=DB_BACKENDS)
+def db_backend(request: pytest.FixtureRequest) -> str:
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture
+def database_overrides(
+    db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> dict[str, Any]:
+    """Settings values that point at a clean database of the parametrized kind."""
+    if db_backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, tmp_path / "cellmon.db")
+        return {"CELLMON_DATA_DIR": tmp_path}
+    database: str = request.getfixturevalue("postgres_database")
+    asyncio.run(_empty_postgres(database))
+    return {"CELLMON_DATA_DIR": tmp_path, **postgres_overrides(database)}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for its tests."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_overrides: dict[str, Any], settings_overrides: dict[str, Any]) -> Settings:
+    return make_settings(**database_overrides, **settings_overrides)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Where tests leave files for people to look at (screenshots, logs)."""
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
