@@ -35,7 +35,8 @@ async def _check_references(
     if notebook_id is not None and not await notebooks.notebook_exists(session, notebook_id):
         missing.append(f"notebook {notebook_id}")
     if missing:
-        raise MissingReferenceError(f"{' and '.join(missing)} does not exist")
+        verb = "do" if len(missing) > 1 else "does"
+        raise MissingReferenceError(f"{' and '.join(missing)} {verb} not exist")
 
 
 async def _commit_references(session: AsyncSession) -> None:

@@ -37,7 +37,8 @@ async def create_submission(session: AsyncSession, body: SubmissionCreate) -> As
     if not await students.student_exists(session, body.student_id):
         missing.append(f"student {body.student_id}")
     if missing:
-        raise MissingReferenceError(f"{' and '.join(missing)} does not exist")
+        verb = "do" if len(missing) > 1 else "does"
+        raise MissingReferenceError(f"{' and '.join(missing)} {verb} not exist")
     submission = AssignmentSubmission(
         assignment_id=body.assignment_id,
         student_id=body.student_id,
