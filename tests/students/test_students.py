@@ -9,7 +9,11 @@ STUDENTS = f"{API}/students"
 async def test_create_normalizes_email_and_answers_every_field(client: httpx.AsyncClient) -> None:
     response = await client.post(
         STUDENTS,
-        json={"email": "  Student001@Example.COM ", "name": "テスト学生001", "team_name": "チームA"},
+        json={
+            "email": "  Student001@Example.COM ",
+            "name": "テスト学生001",
+            "team_name": "チームA",
+        },
     )
     assert response.status_code == 201
     student = response.json()
