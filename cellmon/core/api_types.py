@@ -17,6 +17,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 MAX_ID = 2_147_483_647
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
+# Far beyond any notebook; deeper documents cannot be answered back (serializer limit).
+MAX_JSON_DEPTH = 100
 
 
 class ErrorMessage(BaseModel):
@@ -41,20 +43,20 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("is out of the supported range once converted to UTC") from exc
 
 
-def _clean_json(value: Any, where: str = "") -> None:
+def _clean_json(value: Any, where: str = "", depth: int = 0) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"string at {where or '/'} contains a NUL character")
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"number at {where or '/'} is not finite")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _clean_json(key, where)
-            _clean_json(item, f"{where}/{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _clean_json(item, f"{where}/{index}")
+    elif isinstance(value, dict | list):
+        if depth >= MAX_JSON_DEPTH:
+            raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels at {where}")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            _clean_json(key, where, depth)
+            _clean_json(item, f"{where}/{key}", depth + 1)
 
 
 def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +77,14 @@ UTCTimestamp = Annotated[
     AfterValidator(_utc),
     Field(description="ISO 8601; a value without a time zone is taken as UTC."),
 ]
-JSONObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
+JSONObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_storable_json),
+    Field(
+        description="A JSON object: strings without NUL, finite numbers, "
+        f"at most {MAX_JSON_DEPTH} levels deep."
+    ),
+]
 EntityId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -60,10 +60,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def invalid_request(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        # The answer echoes the input, which may hold NaN or Infinity (Python's JSON parser
-        # accepts them in a body); the default handler then fails with a 500. orjson writes
-        # them as null.
-        body = orjson.dumps({"detail": jsonable_encoder(exc.errors())})
+        errors = exc.errors()
+        # The default handler echoes the input and fails with a 500 when it holds NaN or
+        # Infinity (Python's JSON parser accepts them): orjson writes them as null. Input
+        # nested too deep to echo back is left out.
+        try:
+            body = orjson.dumps({"detail": jsonable_encoder(errors)})
+        except (TypeError, RecursionError):
+            errors = [{k: v for k, v in error.items() if k != "input"} for error in errors]
+            body = orjson.dumps({"detail": jsonable_encoder(errors)})
         return Response(body, status_code=422, media_type="application/json")
 
     app.add_exception_handler(RequestValidationError, invalid_request)

@@ -203,3 +203,23 @@ async def test_delete_answers_the_deleted_submission(client: httpx.AsyncClient) 
     # The assignment now has no submissions, so it can go without a cascade.
     assignment_url = f"{API}/assignments/{submission['assignment_id']}"
     assert (await client.delete(assignment_url)).status_code == 200
+
+
+@pytest.mark.parametrize(("depth", "status"), [(99, 201), (100, 422), (900, 422)])
+async def test_notebook_content_nesting_is_bounded(
+    client: httpx.AsyncClient, depth: int, status: int
+) -> None:
+    # {"a": [[...]]}: the object plus `depth` lists; at most 100 levels in all.
+    assignment = await make_assignment(client)
+    student = await make_student(client)
+    nested = "[" * depth + "]" * depth
+    body = (
+        f'{{"assignment_id": {assignment["id"]}, "student_id": {student["id"]}, '
+        f'"notebook_content": {{"a": {nested}}}}}'
+    )
+    response = await client.post(
+        SUBMISSIONS, content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == status
+    if status == 422:
+        assert "deeper than 100 levels" in response.json()["detail"][0]["msg"]
