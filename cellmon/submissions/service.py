@@ -77,7 +77,7 @@ async def update_submission(
     change is committed, tells the student on `notifications:{student_id}`."""
     submission = await get_submission(session, submission_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
-    newly_graded = False
+    notification: LiveMessage | None = None
     if "grade" in changes:
         grade = changes["grade"]
         if grade is None:
@@ -85,29 +85,28 @@ async def update_submission(
             if submission.status == SubmissionStatus.GRADED:
                 changes.setdefault("status", SubmissionStatus.SUBMITTED.value)
         elif grade != submission.grade:
-            newly_graded = True
-            submission.graded_at = utcnow()
+            graded_at = utcnow()
+            submission.graded_at = graded_at
             changes.setdefault("status", SubmissionStatus.GRADED.value)
+            assignment = await assignments.get_assignment(session, submission.assignment_id)
+            notification = LiveMessage(
+                type=ASSIGNMENT_GRADED,
+                channels=(notifications_channel(submission.student_id),),
+                data={
+                    "submission_id": submission.id,
+                    "assignment_id": assignment.id,
+                    "assignment_title": assignment.title,
+                    "grade": grade,
+                    "feedback": changes.get("feedback", submission.feedback),
+                    "graded_at": graded_at.isoformat(),
+                },
+            )
     for field, value in changes.items():
         setattr(submission, field, value)
     await session.commit()
-
-    if newly_graded:
-        assignment = await assignments.get_assignment(session, submission.assignment_id)
-        assert submission.graded_at is not None  # set above
-        message = LiveMessage(
-            type=ASSIGNMENT_GRADED,
-            channels=(notifications_channel(submission.student_id),),
-            data={
-                "submission_id": submission.id,
-                "assignment_id": assignment.id,
-                "assignment_title": assignment.title,
-                "grade": submission.grade,
-                "feedback": submission.feedback,
-                "graded_at": submission.graded_at.isoformat(),
-            },
-        )
-        await publish(bus, [message])
+    # Only once saved: a student told of a grade must find it when they look.
+    if notification is not None:
+        await publish(bus, [notification])
     return submission
 
 
