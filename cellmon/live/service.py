@@ -66,9 +66,9 @@ class ChannelName:
     email: str | None = None  # lower-cased
 
 
-def _parse_id(text: str, requested: str) -> int:
+def _parse_id(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
-        raise ChannelNameError(f"{requested!r}: expected a positive integer id after ':'")
+        raise ChannelNameError("expected a positive integer id after ':'")
     return int(text)
 
 
@@ -80,17 +80,17 @@ def parse_channel(name: str) -> ChannelName:
     kind, separator, reference = name.partition(":")
     if not separator or kind not in (*STUDENT_CHANNELS, "class"):
         raise ChannelNameError(
-            f"{name!r}: unknown channel; expected broadcast, progress:{{student}}, "
+            "unknown channel; expected broadcast, progress:{student}, "
             "notifications:{student} or class:{class_id}"
         )
     if kind == "class":
-        return ChannelName(name, kind, number=_parse_id(reference, name))
+        return ChannelName(name, kind, number=_parse_id(reference))
     if "@" in reference:
         email = reference.strip().lower()
         if len(email) > MAX_EMAIL_LENGTH or any(char.isspace() for char in email):
-            raise ChannelNameError(f"{name!r}: not an e-mail address")
+            raise ChannelNameError("not an e-mail address")
         return ChannelName(name, kind, email=email)
-    return ChannelName(name, kind, number=_parse_id(reference, name))
+    return ChannelName(name, kind, number=_parse_id(reference))
 
 
 @dataclass(slots=True)
@@ -127,7 +127,7 @@ async def resolve_channels(
                         Student.email.in_(emails) | Student.id.in_(wanted_ids)
                     )
                 )
-                for student_id, email in rows.tuples():
+                for student_id, email in rows:
                     known_students.add(student_id)
                     id_by_email[email.lower()] = student_id
             if must_exist and class_ids:
@@ -164,7 +164,7 @@ def describe_request_error(exc: ValidationError) -> str:
     kind = error["type"]
     if kind == "json_invalid":
         return f"invalid JSON: {error.get('ctx', {}).get('error', error['msg'])}"
-    if kind in ("model_attributes_type", "model_type"):
+    if kind in ("dict_type", "model_attributes_type", "model_type"):
         return 'expected a JSON object such as {"action": "subscribe", "channels": ["broadcast"]}'
     if kind == "union_tag_not_found":
         return f'missing "action": one of {", ".join(ACTIONS)}'
