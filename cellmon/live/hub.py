@@ -195,16 +195,21 @@ class LiveHub:
     def deliver(self, message: LiveMessage) -> int:
         """Queue the message for every local subscriber of its channels; how many got it."""
         handed = 0
+        too_slow: list[Subscriber] = []
         for channel in message.channels:
             subscribers = self._channels.get(channel)
             if not subscribers:
                 continue
             frame = channel_frame(message, channel)
-            for subscriber in tuple(subscribers):
+            for subscriber in subscribers:
                 if subscriber.offer(frame):
                     handed += 1
                 else:
-                    self._drop_slow(subscriber)
+                    too_slow.append(subscriber)
+            # Dropped after the loop: dropping changes the set being iterated.
+            for subscriber in too_slow:
+                self._drop_slow(subscriber)
+            too_slow.clear()
         self.delivered += handed
         return handed
 
