@@ -83,8 +83,6 @@ class Subscriber:
             while True:
                 frame = await self._queue.get()
                 await self._send(frame)
-        except asyncio.CancelledError:
-            raise
         except Exception:
             # The connection is gone; its receive loop sees the disconnect and cleans up.
             self.closed = True
@@ -171,8 +169,6 @@ class LiveHub:
                 async for raw in messages:
                     self._receive(raw)
                 return
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 logger.exception("live hub listener failed; listening again")
                 await asyncio.sleep(LISTENER_RESTART_SECONDS)
