@@ -158,6 +158,7 @@ class InfluxSink(TimeSeriesSink):
         retry_seconds: float = 0.5,
         pending_interval_seconds: float = 5.0,
         pending_max_seconds: float = 300.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._url = url.rstrip("/")
         self._api_version = api_version
@@ -170,6 +171,8 @@ class InfluxSink(TimeSeriesSink):
         self._retry_seconds = retry_seconds
         self._pending_interval = pending_interval_seconds
         self._pending_max = pending_max_seconds
+        # None: httpx's own (TCP) transport; another one puts something between (tests).
+        self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._retry_task: asyncio.Task[None] | None = None
         self._database_created = api_version == 2
@@ -207,7 +210,11 @@ class InfluxSink(TimeSeriesSink):
             else:
                 headers["Authorization"] = f"Token {self._token}"
         self._client = httpx.AsyncClient(
-            base_url=self._url, auth=auth, headers=headers, timeout=self._timeout
+            base_url=self._url,
+            auth=auth,
+            headers=headers,
+            timeout=self._timeout,
+            transport=self._transport,
         )
         # InfluxDB may be down now: the points wait in the pending table until it is up.
         await self._ensure_database()

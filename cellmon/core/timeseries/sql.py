@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -106,7 +106,10 @@ class SqlSink(TimeSeriesSink):
             TimeSeriesPoint.time_ns < to_ns(end),
         ]
         for name, values in tag_filters.items():
-            conditions.append(TimeSeriesPoint.tags[name].as_string().in_(list(values)))
+            tag = TimeSeriesPoint.tags[name].as_string()
+            matches = tag.in_([value for value in values if value])
+            # A missing tag is the same as an empty one, as in InfluxDB.
+            conditions.append(or_(matches, tag.is_(None)) if "" in values else matches)
         for name, value in (field_filters or {}).items():
             conditions.append(_field_equals(name, value))
         statement = (
