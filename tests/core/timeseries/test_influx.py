@@ -278,3 +278,22 @@ def test_v1_token_must_be_user_and_password(database: Database) -> None:
         InfluxSink(
             url=INFLUXDB_URL, api_version=1, bucket="b", org="", token="abc", database=database
         )
+
+
+async def test_while_influxdb_is_down_writes_go_straight_to_pending(
+    make_sink: MakeSink, database: Database, closed_port_url: str
+) -> None:
+    transport = RecordingTransport()
+    sink = await make_sink(
+        url=closed_port_url, batch_lines=2, pending_interval_seconds=3600, transport=transport
+    )
+
+    def writes_tried() -> int:
+        return sum(request.path == "/write" for request in transport.seen)
+
+    await sink.write([progress(time_ns=T0 + offset) for offset in range(4)])
+    # The first request was tried 3 times; the second chunk and the next write were not.
+    assert writes_tried() == 3
+    await sink.write([progress(user="u2")])
+    assert writes_tried() == 3
+    assert [row.points for row in await pending_rows(database)] == [2, 2, 1]
