@@ -255,9 +255,13 @@ class InfluxSink(TimeSeriesSink):
         database = self._bucket.split("/", 1)[0]
         try:
             await self._influxql(f"CREATE DATABASE {influxql_identifier(database)}", database=None)
-        except (BackendUnavailable, InfluxRefusedError) as exc:
+        except BackendUnavailable as exc:
             logger.warning("InfluxDB: cannot create database %s yet: %s", database, exc)
             return
+        except InfluxRefusedError as exc:
+            # E.g. a user without admin rights: the database must exist already; if it does
+            # not, the writes say so (and wait in the pending table).
+            logger.warning("InfluxDB: not allowed to create database %s: %s", database, exc)
         self._database_created = True
 
     # -- writing -------------------------------------------------------------------------
@@ -432,10 +436,27 @@ class InfluxSink(TimeSeriesSink):
     ) -> list[CountBucket]:
         if any(not values for values in tag_filters.values()):
             return []
+        try:
+            return await self._count(
+                measurement, start, end, interval_seconds, tag_filters, field_filters or {}
+            )
+        except InfluxRefusedError as exc:
+            # A configuration fault (token, bucket, no Flux); the readers answer 503 to it.
+            raise BackendUnavailable(f"InfluxDB refused the count query: {exc}") from exc
+
+    async def _count(
+        self,
+        measurement: str,
+        start: datetime,
+        end: datetime,
+        interval_seconds: int,
+        tag_filters: Mapping[str, Sequence[str]],
+        field_filters: Mapping[str, FieldValue],
+    ) -> list[CountBucket]:
         await self._ensure_database()
         if self._api_version == 2:
             return await self._count_with_flux(
-                measurement, start, end, interval_seconds, tag_filters, field_filters or {}
+                measurement, start, end, interval_seconds, tag_filters, field_filters
             )
         conditions = [f"time >= {to_ns(start)}", f"time < {to_ns(end)}"]
         for name, values in tag_filters.items():
@@ -443,7 +464,7 @@ class InfluxSink(TimeSeriesSink):
                 f"{influxql_identifier(name)}::tag = {influxql_string(value)}" for value in values
             )
             conditions.append(f"({alternatives})")
-        for name, value in (field_filters or {}).items():
+        for name, value in field_filters.items():
             conditions.append(f"{influxql_identifier(name)}::field = {influxql_literal(value)}")
         database, _, retention_policy = self._bucket.partition("/")
         source = influxql_identifier(measurement)

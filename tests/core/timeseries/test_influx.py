@@ -297,3 +297,15 @@ async def test_while_influxdb_is_down_writes_go_straight_to_pending(
     await sink.write([progress(user="u2")])
     assert writes_tried() == 3
     assert [row.points for row in await pending_rows(database)] == [2, 2, 1]
+
+
+async def test_a_count_the_server_cannot_answer_is_unavailable_not_a_crash(
+    make_sink: MakeSink, influxdb_database: str
+) -> None:
+    # InfluxDB 1.6 has no Flux endpoint: the 2.x read path gets a 404 from the real server.
+    sink = await make_sink(
+        api_version=2, bucket=influxdb_database, transport=v2_compat_transport(INFLUXDB_URL, None)
+    )
+    moment = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    with pytest.raises(BackendUnavailable, match="refused the count query: HTTP 404"):
+        await sink.count_per_interval("student_progress", moment, moment, 60, {})
