@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +11,7 @@ from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.timeseries.base import Point
 from cellmon.core.timeseries.influx import InfluxSink
+from cellmon.db.models import PendingTimeSeriesWrite
 from tests.core.timeseries.conftest import MakeSink, pending_rows
 from tests.core.timeseries.influx_compat import RecordingTransport, v2_compat_transport
 from tests.services import INFLUXDB_URL, influxql, unique_name
@@ -241,17 +242,22 @@ async def test_points_wait_in_the_database_while_influxdb_is_down_then_are_writt
 async def test_a_failed_retry_backs_off(
     make_sink: MakeSink, database: Database, closed_port_url: str
 ) -> None:
-    sink = await make_sink(url=closed_port_url, pending_interval_seconds=3600)
+    sink = await make_sink(
+        url=closed_port_url, pending_interval_seconds=1000, pending_max_seconds=100_000
+    )
     await sink.write([progress()])
     [before] = await pending_rows(database)
+    assert before.attempts == 0
+    assert before.next_attempt_at > datetime.now(UTC) + timedelta(seconds=900)
     async with database.sessions.begin() as session:
-        row = await session.get(type(before), before.id)
+        row = await session.get(PendingTimeSeriesWrite, before.id)
         assert row is not None
         row.next_attempt_at = datetime.now(UTC)
     assert await sink.retry_pending() == 0
     [after] = await pending_rows(database)
-    assert after.attempts == before.attempts + 1
-    assert after.next_attempt_at > datetime.now(UTC)
+    assert after.attempts == 1
+    # The wait doubles with each failed attempt.
+    assert after.next_attempt_at > datetime.now(UTC) + timedelta(seconds=1900)
     assert after.lines == before.lines
 
 
