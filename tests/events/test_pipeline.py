@@ -59,7 +59,9 @@ async def test_client_examples_are_recorded(client: httpx.AsyncClient, app: Fast
     await drain(app)
 
     student = await student_id(client, app)
-    executions = (await client.get("/api/v1/cell-executions", params={"student_id": student})).json()
+    executions = (
+        await client.get("/api/v1/cell-executions", params={"student_id": student})
+    ).json()
     assert [item["event_id"] for item in executions] == [
         "3f2b9c1e-7a4d-4e8b-9c2a-1d5e6f7a8b9c",
         "0b7c5a55-1f0e-4c39-9d64-3a0d2f8e9b11",
@@ -130,16 +132,23 @@ async def test_every_event_type_goes_where_it_belongs(
         client_event(eventType="session_start", eventTime="2025-01-19T03:00:00.000Z"),
         client_event(eventType="notebook_opened", eventTime="2025-01-19T03:00:01.000Z"),
         execution(
-            "md-1", cellType="markdown", executionCount=None, code="# Title",
+            "md-1",
+            cellType="markdown",
+            executionCount=None,
+            code="# Title",
             time="2025-01-19T03:00:02.000Z",
         ),
         client_event(eventType="cell_execution_start", cellId="c-1"),
         client_event(
-            eventType="cell_execution_complete", cellId="c-1", executionCount=2,
+            eventType="cell_execution_complete",
+            cellId="c-1",
+            executionCount=2,
             eventTime="2025-01-19T03:00:03.000Z",
         ),
         client_event(
-            eventType="cell_execution_error", cellId="c-2", errorMessage="ValueError: x",
+            eventType="cell_execution_error",
+            cellId="c-2",
+            errorMessage="ValueError: x",
             eventTime="2025-01-19T03:00:04.000Z",
         ),
         client_event(eventType="cell_error", cellId="c-2", eventTime="2025-01-19T03:00:05.000Z"),
@@ -176,7 +185,10 @@ async def test_every_event_type_goes_where_it_belongs(
             (await session.execute(select(ProgressEvent.event_type, ProgressEvent.payload))).all()
         )
         assert set(generic) == {
-            "session_start", "cell_execution_start", "quiz_answered", "session_end",
+            "session_start",
+            "cell_execution_start",
+            "quiz_answered",
+            "session_end",
         }
         assert orjson.loads(generic["quiz_answered"])["answer"] == {"q": 1, "a": "B"}
         ended = await session.scalar(select(StudentSession.ended_at))
@@ -249,9 +261,7 @@ async def test_help_and_help_stop_set_the_students_help_state(
         "requested_at": "2025-01-19T03:00:00Z",
         "last_seen_at": "2025-01-19T03:00:10Z",
     }
-    await post(
-        client, [client_event(eventType="help_stop", eventTime="2025-01-19T03:00:15.000Z")]
-    )
+    await post(client, [client_event(eventType="help_stop", eventTime="2025-01-19T03:00:15.000Z")])
     await drain(app)
     # A `help` that arrives late (sent before the stop) does not reopen the request.
     await post(client, [client_event(eventType="help", eventTime="2025-01-19T03:00:12.000Z")])
@@ -295,8 +305,7 @@ async def test_live_messages_reach_student_and_class_channels(
     await listening.wait()
     await asyncio.sleep(0)
     events = [
-        execution("c", error=True, time=f"2025-01-19T03:00:0{second}.000Z")
-        for second in range(4)
+        execution("c", error=True, time=f"2025-01-19T03:00:0{second}.000Z") for second in range(4)
     ] + [client_event(eventType="help")]
     await post(client, events)
     await drain(app)
