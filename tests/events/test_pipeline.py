@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from cellmon.db.models import (
     Cell,
     CellExecution,
-    Notebook,
     NotebookAccess,
     ProgressEvent,
     Student,
@@ -294,12 +293,15 @@ async def test_live_messages_reach_student_and_class_channels(
 
     received: list[LiveMessage] = []
     listening = asyncio.Event()
+    all_received = asyncio.Event()
 
     async def listen() -> None:
         stream = app.state.backends.bus.listen()
         listening.set()
         async for raw in stream:
             received.append(LiveMessage.decode(raw))
+            if len(received) == 6:
+                all_received.set()
 
     listener = asyncio.create_task(listen())
     await listening.wait()
@@ -310,8 +312,7 @@ async def test_live_messages_reach_student_and_class_channels(
     await post(client, events)
     await drain(app)
     async with asyncio.timeout(10):
-        while len(received) < 6:
-            await asyncio.sleep(0.01)
+        await all_received.wait()
     listener.cancel()
     channels = (f"progress:{sid}", *(f"class:{class_id}" for class_id in class_ids))
     assert all(message.channels == channels for message in received)
