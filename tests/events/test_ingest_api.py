@@ -91,6 +91,9 @@ async def test_broken_gzip_is_400(client: httpx.AsyncClient) -> None:
     truncated = gzip.compress(CLIENT_SUCCESS)[:20]
     response = await post(client, truncated, **{"Content-Encoding": "gzip"})
     assert response.status_code == 400
+    response = await post(client, CLIENT_SUCCESS, **{"Content-Encoding": "br"})
+    assert response.status_code == 400
+    assert "Content-Encoding" in response.json()["detail"]
 
 
 async def test_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
