@@ -45,7 +45,11 @@ _REQUEST_BODY: dict[str, Any] = {
 )
 async def post_events(request: Request, settings: SettingsDep, queue: QueueDep) -> Response:
     limit = settings.CELLMON_MAX_BODY_BYTES
+    declared = request.headers.get("content-length", "")
     try:
+        # A declared length over the limit is refused before reading a byte.
+        if declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge
         body = await read_body(request.stream(), request.headers.get("content-encoding"), limit)
         count = await accept_events(body, settings, queue)
     except BodyTooLarge:
