@@ -180,10 +180,6 @@ class RedisStreamQueue(MessageQueue):
         except (RedisError, OSError) as exc:
             raise BackendUnavailable(f"redis queue: {exc or type(exc).__name__}") from exc
 
-    async def delete(self) -> None:
-        """Remove the stream and its group (tests clean up their own prefix with it)."""
-        await self._redis.delete(self.stream)
-
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
