@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import asyncpg
+from redis.asyncio import Redis
+
+from tests.faults.services import PrivateInfluxDB
 
 Key = TypeVar("Key", bound=Hashable)
 
 WAIT_FOR_RECORDS_SECONDS = 90.0
+MEASUREMENT = "student_progress"
 
 
 @dataclass(frozen=True)
@@ -118,3 +122,70 @@ async def sqlite_executions(path: Path) -> Counter[str]:
         sqlite_rows, path, "SELECT event_id, count(*) FROM cell_executions GROUP BY event_id"
     )
     return Counter({str(event_id): int(str(count)) for event_id, count in rows})
+
+
+async def postgres_points_pending(port: int, database: str) -> int:
+    """Time-series points still waiting for InfluxDB in the pending table."""
+    rows = await postgres_fetch(
+        port, database, "SELECT coalesce(sum(points), 0) AS n FROM pending_timeseries_writes"
+    )
+    count: int = rows[0]["n"]
+    return count
+
+
+def by_event_id(
+    execution_counts: Counter[int], sent: Mapping[str, Mapping[str, Any]]
+) -> Counter[str]:
+    """Points counted per eventId, through the executionCount that each sent event carries.
+
+    A point whose executionCount no sent event carries is kept under a key of its own, so that
+    the comparison reports it as unexpected.
+    """
+    event_of = {event["executionCount"]: event_id for event_id, event in sent.items()}
+    return Counter(
+        {
+            event_of.get(number, f"executionCount={number}"): count
+            for number, count in execution_counts.items()
+        }
+    )
+
+
+def influxdb_execution_counts(server: PrivateInfluxDB, database: str) -> Counter[int]:
+    try:
+        rows = server.query(database, f"SELECT executionCount FROM {MEASUREMENT}")
+    except RuntimeError as exc:
+        if "database not found" in str(exc):
+            return Counter()
+        raise
+    return Counter(int(str(value)) for _time, value in rows)
+
+
+async def sqlite_point_execution_counts(path: Path) -> Counter[int]:
+    rows = await asyncio.to_thread(
+        sqlite_rows,
+        path,
+        "SELECT json_extract(fields, '$.executionCount') FROM timeseries_points "
+        f"WHERE measurement = '{MEASUREMENT}'",
+    )
+    return Counter(int(str(value)) for (value,) in rows)
+
+
+async def redis_pending_per_consumer(port: int, stream: str, group: str) -> dict[str, int]:
+    """Entries delivered to each consumer of the group and not acknowledged yet."""
+    redis = Redis(port=port, decode_responses=True)
+    try:
+        consumers = await redis.xinfo_consumers(stream, group)
+    finally:
+        await redis.aclose()
+    return {consumer["name"]: int(consumer["pending"]) for consumer in consumers}
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, patience_seconds: float = 60.0
+) -> None:
+    """Poll until check() holds; fail naming what did not happen."""
+    deadline = asyncio.get_running_loop().time() + patience_seconds
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what}: not within {patience_seconds:.0f} s")
+        await asyncio.sleep(0.1)

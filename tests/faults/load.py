@@ -27,6 +27,8 @@ FIRST_BACKOFF_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 1.0
 REQUEST_TIMEOUT_SECONDS = 8.0  # the real client's
 GIVE_UP_AFTER_SECONDS = 150.0
+# Outcome counted for a 503 that does not say when to come back.
+WITHOUT_RETRY_AFTER = "503 without Retry-After"
 
 
 def make_event(sequence: int, run: str, start: datetime) -> dict[str, Any]:
@@ -75,7 +77,9 @@ class LoadDriver:
     # Only the harness's own tests replace the network.
     transport: httpx.AsyncBaseTransport | None = None
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-    start: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    first_event_time: datetime = field(
+        default_factory=lambda: datetime.now(UTC).replace(microsecond=0)
+    )
 
     sent: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
     accepted: set[str] = field(default_factory=set, init=False)
@@ -86,13 +90,23 @@ class LoadDriver:
         self._sequence = 0
         self._requests = 0
         self._progress = asyncio.Condition()
+        self._tasks: list[asyncio.Task[None]] = []
         self._client = httpx.AsyncClient(
             timeout=REQUEST_TIMEOUT_SECONDS,
             limits=httpx.Limits(max_connections=self.concurrency * len(self.base_urls)),
             transport=self.transport,
         )
 
+    def start(self, count: int) -> asyncio.Task[None]:
+        """post_events(count) in the background; close() cancels it if it is still running."""
+        task = asyncio.create_task(self.post_events(count))
+        self._tasks.append(task)
+        return task
+
     async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
 
     def _next_batch(self, remaining: int) -> list[dict[str, Any]]:
@@ -101,7 +115,7 @@ class LoadDriver:
         events = []
         for _ in range(size):
             self._sequence += 1
-            event = make_event(self._sequence, self.run, self.start)
+            event = make_event(self._sequence, self.run, self.first_event_time)
             self.sent[event["eventId"]] = event
             events.append(event)
         return events
@@ -139,6 +153,8 @@ class LoadDriver:
             else:
                 accepted = response.status_code == 202
                 await self._record(str(response.status_code), batch if accepted else ())
+                if response.status_code == 503 and "Retry-After" not in response.headers:
+                    await self._record(WITHOUT_RETRY_AFTER)
                 if accepted:
                     return
                 if response.status_code < 500:

@@ -17,7 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.faults.checks import compare, postgres_fetch
 from tests.faults.conftest import FaultInfluxDB, FaultPostgres, FaultRedis
-from tests.faults.load import LoadDriver
+from tests.faults.load import WITHOUT_RETRY_AFTER, LoadDriver
 
 
 def test_compare_accepts_exactly_once() -> None:
@@ -61,6 +61,7 @@ async def test_driver_retries_until_accepted() -> None:
     assert driver.accepted == set(driver.sent)
     assert driver.outcomes["503"] > 0
     assert driver.outcomes["ConnectError"] > 0
+    assert driver.outcomes[WITHOUT_RETRY_AFTER] == 0
     assert not driver.rejected
 
 
