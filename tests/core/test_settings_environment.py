@@ -12,7 +12,8 @@ def test_influxdb_api_version_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, version: int
 ) -> None:
     monkeypatch.setenv("INFLUXDB_API_VERSION", str(version))
-    assert Settings(_env_file=None).INFLUXDB_API_VERSION == version
+    chosen = Settings(_env_file=None).INFLUXDB_API_VERSION
+    assert chosen == version
 
 
 def test_influxdb_api_version_refuses_other_versions(monkeypatch: pytest.MonkeyPatch) -> None:
