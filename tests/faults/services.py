@@ -72,21 +72,27 @@ def stop_process(process: subprocess.Popen[bytes], sig: int, timeout: float = 20
 
 
 class PrivatePostgres:
-    """A PostgreSQL 15 cluster of its own, run by the `postgres` OS user, trust auth."""
+    """A PostgreSQL 15 cluster of its own (run by the `postgres` OS user under root), trust
+    auth."""
 
     def __init__(self) -> None:
         for tool in ("initdb", "pg_ctl"):
             if not (POSTGRES_BIN / tool).exists():
                 service_missing("PostgreSQL 15 binaries", f"{POSTGRES_BIN / tool} not found")
-        if shutil.which("runuser") is None:
-            service_missing("runuser", "needed to run PostgreSQL as the postgres user")
+        # PostgreSQL refuses to run as root: as root, run it as the `postgres` user.
+        self._run_as: list[str] = []
+        if os.geteuid() == 0:
+            if shutil.which("runuser") is None:
+                service_missing("runuser", "needed to run PostgreSQL as the postgres user")
+            self._run_as = ["runuser", "-u", POSTGRES_OS_USER, "--"]
         self.port = free_port()
         # pytest's tmp_path lives under a root-only folder that `postgres` cannot enter.
         self.root = Path(tempfile.mkdtemp(prefix="cellmon-faults-pg-"))
-        shutil.chown(self.root, POSTGRES_OS_USER)
+        if self._run_as:
+            shutil.chown(self.root, POSTGRES_OS_USER)
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
-        self._as_postgres(
+        self._pg_tool(
             str(POSTGRES_BIN / "initdb"),
             "--pgdata",
             str(self.data),
@@ -96,9 +102,9 @@ class PrivatePostgres:
             "--no-instructions",
         )
 
-    def _as_postgres(self, *command: str) -> None:
+    def _pg_tool(self, *command: str) -> None:
         result = subprocess.run(
-            ["runuser", "-u", POSTGRES_OS_USER, "--", *command],
+            [*self._run_as, *command],
             capture_output=True,
             text=True,
             check=False,
@@ -118,7 +124,7 @@ class PrivatePostgres:
             f"-c unix_socket_directories={self.root} -c fsync=off -c full_page_writes=off "
             "-c max_connections=200"
         )
-        self._as_postgres(
+        self._pg_tool(
             str(POSTGRES_BIN / "pg_ctl"),
             "start",
             "--pgdata",
@@ -133,7 +139,7 @@ class PrivatePostgres:
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server; "fast" cuts every client off, "immediate" is a crash."""
-        self._as_postgres(
+        self._pg_tool(
             str(POSTGRES_BIN / "pg_ctl"), "stop", "--pgdata", str(self.data), "--mode", mode
         )
 

@@ -231,6 +231,7 @@ async def test_restart_redis_mid_stream(production: ProductionStack) -> None:
     await asyncio.to_thread(redis.start)
 
     await within(asyncio.gather(first, second), "every event accepted", driver)
+    assert all(worker.is_running() for worker in production.workers)
     assert driver.outcomes["500"] == 0, driver.summary()
     assert driver.outcomes[WITHOUT_RETRY_AFTER] == 0, driver.summary()
     await assert_recorded_exactly_once(production)
@@ -277,6 +278,7 @@ async def test_stop_postgres_for_a_while(production: ProductionStack) -> None:
 
     await within(asyncio.gather(first, second), "every event accepted", driver)
     await assert_recorded_exactly_once(production)
+    assert all(worker.is_running() for worker in production.workers)
 
 
 async def test_kill_9_the_embedded_server_mid_stream(
