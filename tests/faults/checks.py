@@ -189,3 +189,13 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{what}: not within {patience_seconds:.0f} s")
         await asyncio.sleep(0.1)
+
+
+async def redis_stale_pending(port: int, stream: str, group: str, idle_ms: int) -> int:
+    """Entries claimed and not acknowledged for at least idle_ms (up to 100 counted)."""
+    redis = Redis(port=port)
+    try:
+        entries = await redis.xpending_range(stream, group, "-", "+", 100, idle=idle_ms)
+    finally:
+        await redis.aclose()
+    return len(entries)

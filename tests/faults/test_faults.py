@@ -32,6 +32,7 @@ from tests.faults.checks import (
     postgres_executions,
     postgres_points_pending,
     redis_pending_per_consumer,
+    redis_stale_pending,
     sqlite_executions,
     sqlite_point_execution_counts,
     sqlite_rows,
@@ -46,9 +47,10 @@ pytestmark = pytest.mark.slow
 T = TypeVar("T")
 
 EVENTS = 3000
+LEASE_MS = 2000
 # Short leases and retry intervals, so that recovery takes seconds, not minutes.
 FAST_RECOVERY = {
-    "CELLMON_QUEUE_LEASE_SECONDS": "2",
+    "CELLMON_QUEUE_LEASE_SECONDS": str(LEASE_MS / 1000),
     "CELLMON_WORKER_BATCH_SIZE": "100",
     "CELLMON_WORKER_RETRY_BASE_SECONDS": "0.05",
     "CELLMON_INFLUXDB_RETRY_SECONDS": "0.05",
@@ -203,7 +205,7 @@ async def test_kill_9_a_worker_mid_stream(production: ProductionStack) -> None:
 
     async def victim_holds() -> int:
         pending = await production.pending_per_consumer()
-        return sum(pending[name] for name in pending if f"-{victim.pid}-" in name)
+        return sum(pending[name] for name in await production.consumers_of(victim))
 
     held = await freeze_while_holding(victim, victim_holds, driver)
     victim_consumers = await production.consumers_of(victim)
@@ -259,12 +261,14 @@ async def test_stop_influxdb_for_a_while(production: ProductionStack) -> None:
     await assert_recorded_exactly_once(production)
 
 
-async def test_stop_postgres_for_a_while(production: ProductionStack) -> None:
+# "fast" is an operator's restart (clients cut off); "immediate" is a crash (recovery at start).
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+async def test_stop_postgres_for_a_while(production: ProductionStack, mode: str) -> None:
     driver, postgres = production.driver, production.postgres
     first = production.post(EVENTS // 2)
     await within(driver.wait_accepted(EVENTS // 4), "a quarter of the events accepted", driver)
 
-    await asyncio.to_thread(postgres.server.stop)
+    await asyncio.to_thread(postgres.server.stop, mode)
     accepted_at_stop = len(driver.accepted)
     second = production.post(EVENTS // 2)
     # The queue is Redis: the API keeps accepting while PostgreSQL is down.
@@ -273,6 +277,16 @@ async def test_stop_postgres_for_a_while(production: ProductionStack) -> None:
         "events accepted while PostgreSQL is down",
         driver,
     )
+
+    # Stay down until claimed entries are older than the lease: when PostgreSQL returns, the
+    # worker retrying a batch and a worker reclaiming the same entries race to record them.
+    async def lease_expired() -> bool:
+        stale = await redis_stale_pending(
+            production.redis.port, production.stream, CONSUMER_GROUP, LEASE_MS
+        )
+        return stale > 0
+
+    await eventually(lease_expired, "claimed entries held past the lease")
     assert not postgres.server.is_running()
     await asyncio.to_thread(postgres.server.start)
 
