@@ -18,7 +18,8 @@ from cellmon.events.context import BatchContext
 from cellmon.events.pipeline import BatchProcessor
 from cellmon.events.registry import builtin_registry
 from cellmon.events.schemas import IngestEvent
-from tests.events.helpers import client_event, drain, execution, worker_for
+from cellmon.worker.runner import Worker
+from tests.events.helpers import client_event, drain, execution
 
 JSON = {"Content-Type": "application/json"}
 LEASE_SECONDS = 0.3
@@ -76,8 +77,6 @@ async def test_stop_finishes_and_acknowledges_the_current_batch(
 
     registry.register("slow", slow)
     settings = app.state.settings.model_copy(update={"CELLMON_WORKER_BATCH_SIZE": 2})
-    from cellmon.worker.runner import Worker
-
     worker = Worker(app.state.database, app.state.backends, settings, registry=registry)
     await post(client, [client_event(eventType="slow"), execution("c")])
     await post(client, [execution("later")])
