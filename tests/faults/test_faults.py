@@ -87,6 +87,8 @@ class ProductionStack:
     server: CellmonServer
     workers: list[CellmonProcess]
     driver: LoadDriver
+    processes: Processes
+    env: dict[str, str]
 
     @property
     def stream(self) -> str:
@@ -101,6 +103,22 @@ class ProductionStack:
 
     def post(self, count: int) -> asyncio.Task[None]:
         return self.driver.start(count)
+
+    async def start_workers(self, *names: str) -> list[CellmonProcess]:
+        """New `cellmon worker`s, once they run (fails with the output of one that stops)."""
+        started = [self.processes.worker(self.env, name) for name in names]
+
+        async def running() -> bool:
+            for worker in started:
+                if not worker.is_running():
+                    raise AssertionError(f"{worker.name} exited:\n{worker.output()}")
+            return all(WORKER_STARTED in worker.log.read_text() for worker in started)
+
+        # A worker that is still starting when a test takes Redis away would stop at its
+        # start-up check: tests go on once it has said that it runs (cellmon/worker/runner.py).
+        await eventually(running, f"{', '.join(names)} started")
+        self.workers += started
+        return started
 
 
 @pytest.fixture
@@ -123,20 +141,17 @@ async def production(
         extra=FAST_RECOVERY,
     )
     server = processes.server(env)
-    workers = [processes.worker(env, f"worker-{number}") for number in (1, 2)]
     stack = ProductionStack(
-        fault_postgres, fault_redis, fault_influxdb, server, workers, make_driver([server.url])
+        fault_postgres,
+        fault_redis,
+        fault_influxdb,
+        server,
+        [],
+        make_driver([server.url]),
+        processes,
+        env,
     )
-
-    # A worker that is still starting when a test takes Redis away would stop at its start-up
-    # check: begin once every worker has said that it runs (cellmon/worker/runner.py).
-    async def workers_running() -> bool:
-        for worker in workers:
-            if not worker.is_running():
-                raise AssertionError(f"{worker.name} exited:\n{worker.output()}")
-        return all(WORKER_STARTED in worker.log.read_text() for worker in workers)
-
-    await eventually(workers_running, "every worker started")
+    await stack.start_workers("worker-1", "worker-2")
     return stack
 
 
@@ -255,6 +270,33 @@ async def test_stop_influxdb_for_a_while(production: ProductionStack) -> None:
     rows = compare("cell_executions", recorded, driver.accepted, driver.sent)
     assert rows.ok, str(rows)
     assert await postgres_points_pending(postgres.port, postgres.database) > 0
+    assert not influxdb.server.is_running()
+
+    await asyncio.to_thread(influxdb.server.start)
+    await assert_recorded_exactly_once(production)
+
+
+async def test_restart_cellmon_while_influxdb_is_down(production: ProductionStack) -> None:
+    """InfluxDB is a store that may lag (points wait in the pending table): while it is down,
+    a crashed API process or worker must be able to start again, or the API stays down and
+    the clients, which give up after 3 retries, lose their events."""
+    driver, influxdb, postgres = production.driver, production.influxdb, production.postgres
+    first = production.post(EVENTS // 2)
+    await within(driver.wait_accepted(EVENTS // 4), "a quarter of the events accepted", driver)
+
+    await asyncio.to_thread(influxdb.server.stop)
+    for process in [production.server, *production.workers]:
+        process.kill()
+    await asyncio.to_thread(production.server.start)
+    await production.start_workers("worker-3")
+    second = production.post(EVENTS // 2)
+    await within(asyncio.gather(first, second), "every event accepted", driver)
+
+    recorded = await wait_for_records(
+        lambda: postgres_executions(postgres.port, postgres.database), driver.accepted
+    )
+    rows = compare("cell_executions", recorded, driver.accepted, driver.sent)
+    assert rows.ok, str(rows)
     assert not influxdb.server.is_running()
 
     await asyncio.to_thread(influxdb.server.start)
