@@ -56,6 +56,11 @@ def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def signal_process(process: subprocess.Popen[bytes] | None, sig: int) -> None:
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, sig)
+
+
 def stop_process(process: subprocess.Popen[bytes], sig: int, timeout: float = 20.0) -> None:
     """Send sig to the process's whole group (it was started in a session of its own)."""
     if process.poll() is not None:
@@ -208,10 +213,18 @@ class PrivateRedis:
             stop_process(self._process, signal.SIGKILL)
             self._process = None
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers, as in a hang."""
+        signal_process(self._process, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        signal_process(self._process, signal.SIGCONT)
+
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def ensure_running(self) -> None:
+        self.thaw()
         if not self.is_running():
             self.start()
 
@@ -294,13 +307,22 @@ class PrivateInfluxDB:
 
     def stop(self) -> None:
         if self._process is not None:
+            self.thaw()
             stop_process(self._process, signal.SIGTERM)
             self._process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections are accepted by the kernel and nothing answers, as in a hang."""
+        signal_process(self._process, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        signal_process(self._process, signal.SIGCONT)
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def ensure_running(self) -> None:
+        self.thaw()
         if not self.is_running():
             self.start()
 

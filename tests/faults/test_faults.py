@@ -254,25 +254,57 @@ async def test_restart_redis_mid_stream(production: ProductionStack) -> None:
     await assert_recorded_exactly_once(production)
 
 
-async def test_stop_influxdb_for_a_while(production: ProductionStack) -> None:
+async def test_freeze_redis_mid_stream(production: ProductionStack) -> None:
+    """Redis hangs (SIGSTOP): connections stay open, nothing answers. XADDs that the API gave
+    up on (503) may still be applied when Redis resumes, so the client's retry queues the same
+    events twice: the second copy must change nothing."""
+    driver, redis = production.driver, production.redis.server
+    first = production.post(EVENTS // 2)
+    await within(driver.wait_accepted(EVENTS // 4), "a quarter of the events accepted", driver)
+
+    redis.freeze()
+    refused_before = driver.outcomes["503"]
+    second = production.post(EVENTS // 2)
+    await within(
+        driver.wait_outcome("503", refused_before + driver.concurrency),
+        "503 while Redis hangs",
+        driver,
+    )
+    redis.thaw()
+
+    await within(asyncio.gather(first, second), "every event accepted", driver)
+    assert all(worker.is_running() for worker in production.workers)
+    assert driver.outcomes["500"] == 0, driver.summary()
+    await assert_recorded_exactly_once(production)
+
+
+# "stop": InfluxDB refuses connections; "freeze" (SIGSTOP): it accepts them and never answers.
+@pytest.mark.parametrize("outage", ["stop", "freeze"])
+async def test_influxdb_away_for_a_while(production: ProductionStack, outage: str) -> None:
     driver, influxdb, postgres = production.driver, production.influxdb, production.postgres
     first = production.post(EVENTS // 2)
     await within(driver.wait_accepted(EVENTS // 4), "a quarter of the events accepted", driver)
 
-    await asyncio.to_thread(influxdb.server.stop)
+    if outage == "stop":
+        await asyncio.to_thread(influxdb.server.stop)
+    else:
+        influxdb.server.freeze()
     second = production.post(EVENTS // 2)
     await within(asyncio.gather(first, second), "every event accepted", driver)
 
-    # With InfluxDB still down, PostgreSQL gets every row and the points wait in the table.
+    # With InfluxDB still away, PostgreSQL gets every row and the points wait in the table.
     recorded = await wait_for_records(
         lambda: postgres_executions(postgres.port, postgres.database), driver.accepted
     )
     rows = compare("cell_executions", recorded, driver.accepted, driver.sent)
     assert rows.ok, str(rows)
     assert await postgres_points_pending(postgres.port, postgres.database) > 0
-    assert not influxdb.server.is_running()
 
-    await asyncio.to_thread(influxdb.server.start)
+    if outage == "stop":
+        assert not influxdb.server.is_running()
+        await asyncio.to_thread(influxdb.server.start)
+    else:
+        influxdb.server.thaw()
     await assert_recorded_exactly_once(production)
 
 
