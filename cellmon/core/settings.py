@@ -100,14 +100,6 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in text.split(",") if origin.strip()]
         return value
 
-    @field_validator("INFLUXDB_API_VERSION", mode="before")
-    @classmethod
-    def _version_number(cls, value: object) -> object:
-        # The environment gives text, which an integer Literal does not take as it is.
-        if isinstance(value, str) and value.strip() in {"1", "2"}:
-            return int(value)
-        return value
-
     @property
     def uses_postgres(self) -> bool:
         return self.POSTGRES_SERVER is not None
