@@ -30,6 +30,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 by_time = attrgetter("event_time")
+# Rows keyed by eventId go in eventId order, so that two workers holding the same events (a
+# redelivery, a client's retry) lock them in the same order instead of deadlocking.
+by_id = attrgetter("event_id")
 
 
 async def open_batch(
@@ -145,7 +148,7 @@ async def record_executions(context: BatchContext, events: Sequence[IngestEvent]
                 "event_time": event.event_time,
                 "received_at": event.received_at,
             }
-            for event in events
+            for event in sorted(events, key=by_id)
         ],
     )
     runs: dict[repository.StateKey, _CellRun] = {}
@@ -234,7 +237,7 @@ async def record_accesses(context: BatchContext, events: Sequence[IngestEvent]) 
                 "event_time": event.event_time,
                 "received_at": event.received_at,
             }
-            for event in events
+            for event in sorted(events, key=by_id)
         ],
     )
 
@@ -256,7 +259,7 @@ async def record_progress_events(context: BatchContext, events: Sequence[IngestE
                 "event_time": event.event_time,
                 "received_at": event.received_at,
             }
-            for event in events
+            for event in sorted(events, key=by_id)
         ],
     )
     for event in sorted(events, key=by_time):

@@ -113,3 +113,13 @@ async def test_dlq_list_and_replay(
         recorded = set((await session.scalars(select(ProgressEvent.event_id))).all())
     assert recorded == {poison["eventId"] for poison in poisons}
     assert await count(app, DeadLetter) == 0
+
+
+async def test_an_unreadable_queue_message_is_dead_lettered(app: FastAPI) -> None:
+    await app.state.backends.queue.enqueue([b"not an event", b'{"eventType": "help"}'])
+    await drain(app)
+    async with app.state.database.sessions() as session:
+        letters = (await session.scalars(select(DeadLetter).order_by(DeadLetter.id))).all()
+    assert [letter.body for letter in letters] == [b"not an event", b'{"eventType": "help"}']
+    assert all(letter.event_id is None for letter in letters)
+    assert await app.state.backends.queue.depth() == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -91,6 +92,9 @@ async def test_broken_gzip_is_400(client: httpx.AsyncClient) -> None:
     truncated = gzip.compress(CLIENT_SUCCESS)[:20]
     response = await post(client, truncated, **{"Content-Encoding": "gzip"})
     assert response.status_code == 400
+    response = await post(client, CLIENT_SUCCESS, **{"Content-Encoding": "br"})
+    assert response.status_code == 400
+    assert "Content-Encoding" in response.json()["detail"]
 
 
 async def test_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
@@ -98,6 +102,20 @@ async def test_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
     response = await post(client, [event] * 40)
     assert response.status_code == 413
     assert str(MAX_BODY) in response.json()["detail"]
+
+
+async def test_streamed_body_without_length_over_the_limit_is_413(
+    client: httpx.AsyncClient,
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"["
+        for _ in range(MAX_BODY // 100 + 1):
+            yield b" " * 100
+        yield b"]"
+
+    response = await client.post("/api/v1/events", content=chunks(), headers=JSON)
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
 
 
 async def test_more_events_than_allowed_is_413_and_nothing_is_queued(

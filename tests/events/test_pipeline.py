@@ -326,3 +326,15 @@ async def test_live_messages_reach_student_and_class_channels(
     assert update.data["status"] == "error"
     assert update.data["client_cell_id"] == "c"
     assert update.data["student_id"] == sid
+
+
+async def test_events_in_the_same_millisecond_keep_their_own_points(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    same_time = "2025-01-19T03:00:00.000Z"
+    await post(client, [execution("a", time=same_time), execution("b", time=same_time)])
+    await drain(app)
+    async with app.state.database.sessions() as session:
+        times = (await session.scalars(select(TimeSeriesPoint.time_ns))).all()
+    assert len(set(times)) == 2
+    assert all(0 <= t - 1737255600000000000 < 1_000_000 for t in times)

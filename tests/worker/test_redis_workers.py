@@ -131,8 +131,11 @@ async def test_cellmon_worker_processes_then_stops_cleanly_on_sigterm(
     ]
     try:
         async with asyncio.timeout(60):
+            # Every worker is running (a SIGTERM before that just ends a process that holds
+            # nothing) and the queue is empty.
             while True:
-                if await app.state.backends.queue.depth() == 0:
+                started = (tmp_path / "worker.log").read_text().count("worker started")
+                if started == 4 and await app.state.backends.queue.depth() == 0:
                     break
                 await asyncio.sleep(0.1)
         for process in processes:

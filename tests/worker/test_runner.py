@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from cellmon.core.errors import BackendUnavailable
 from cellmon.db.models import CellExecution, DeadLetter, ProgressEvent, StudentCellState
@@ -19,7 +19,7 @@ from cellmon.events.pipeline import BatchProcessor
 from cellmon.events.registry import builtin_registry
 from cellmon.events.schemas import IngestEvent
 from cellmon.worker.runner import Worker
-from tests.events.helpers import client_event, drain, execution
+from tests.events.helpers import client_event, drain, execution, postgres_only
 
 JSON = {"Content-Type": "application/json"}
 LEASE_SECONDS = 0.3
@@ -32,6 +32,8 @@ def settings_overrides() -> dict[str, Any]:
         "CELLMON_RUN_WORKER_IN_SERVER": False,
         "CELLMON_QUEUE_LEASE_SECONDS": LEASE_SECONDS,
         "CELLMON_WORKER_RETRY_BASE_SECONDS": 0,
+        # One try: an event failing for its own sake is dead-lettered at once.
+        "CELLMON_WORKER_MAX_ATTEMPTS": 1,
     }
 
 
@@ -93,7 +95,7 @@ async def test_stop_finishes_and_acknowledges_the_current_batch(
 async def test_backend_outage_is_waited_out_never_dead_lettered(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    failures = 5  # more than CELLMON_WORKER_MAX_ATTEMPTS
+    failures = 3  # more than CELLMON_WORKER_MAX_ATTEMPTS
     registry = builtin_registry()
 
     async def flaky(context: BatchContext, events: Sequence[IngestEvent]) -> None:
@@ -133,3 +135,39 @@ async def test_a_worker_inside_the_server_processes_events(
                     await asyncio.sleep(0.05)
         assert not app.state.worker.stopping
     assert app.state.worker.stopping
+
+
+async def test_a_query_the_database_refuses_is_dead_lettered(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    registry = builtin_registry()
+
+    async def broken(context: BatchContext, events: Sequence[IngestEvent]) -> None:
+        await context.session.execute(text("SELECT * FROM no_such_table"))
+
+    registry.register("broken", broken)
+    await post(client, [client_event(eventType="broken"), execution("c")])
+    await drain(app, registry=registry)
+    assert await count(app, DeadLetter) == 1
+    assert await count(app, CellExecution) == 1
+
+
+@postgres_only
+async def test_a_dropped_database_connection_is_retried_not_dead_lettered(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    registry = builtin_registry()
+    kills = 2  # more than CELLMON_WORKER_MAX_ATTEMPTS, which a content failure would exhaust
+
+    async def kill_connection(context: BatchContext, events: Sequence[IngestEvent]) -> None:
+        nonlocal kills
+        if kills:
+            kills -= 1
+            await context.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    registry.register("kill_connection", kill_connection)
+    await post(client, [client_event(eventType="kill_connection"), execution("c")])
+    await drain(app, registry=registry)
+    assert kills == 0
+    assert await count(app, DeadLetter) == 0
+    assert await count(app, CellExecution) == 1
