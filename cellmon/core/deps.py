@@ -1,4 +1,8 @@
-"""FastAPI dependencies for the shared plumbing, as typed aliases."""
+"""FastAPI dependencies for the shared plumbing, as typed aliases.
+
+Every dependency is `async def`, even those that only read app state: FastAPI runs a plain
+`def` dependency in its thread pool, a thread hop per request that costs more than the work.
+"""
 
 from __future__ import annotations
 
@@ -17,36 +21,40 @@ from cellmon.core.settings import Settings
 from cellmon.core.timeseries import TimeSeriesSink
 
 
-def get_settings(connection: HTTPConnection) -> Settings:
+async def get_settings(connection: HTTPConnection) -> Settings:
     settings: Settings = connection.app.state.settings
     return settings
 
 
-def get_database(connection: HTTPConnection) -> Database:
+def _database(connection: HTTPConnection) -> Database:
     database: Database = connection.app.state.database
     return database
 
 
-def get_backends(connection: HTTPConnection) -> Backends:
+def _backends(connection: HTTPConnection) -> Backends:
     backends: Backends = connection.app.state.backends
     return backends
 
 
+async def get_database(connection: HTTPConnection) -> Database:
+    return _database(connection)
+
+
 async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
-    async with get_database(connection).sessions() as session:
+    async with _database(connection).sessions() as session:
         yield session
 
 
-def get_queue(connection: HTTPConnection) -> MessageQueue:
-    return get_backends(connection).queue
+async def get_queue(connection: HTTPConnection) -> MessageQueue:
+    return _backends(connection).queue
 
 
-def get_bus(connection: HTTPConnection) -> MessageBus:
-    return get_backends(connection).bus
+async def get_bus(connection: HTTPConnection) -> MessageBus:
+    return _backends(connection).bus
 
 
-def get_timeseries(connection: HTTPConnection) -> TimeSeriesSink:
-    return get_backends(connection).timeseries
+async def get_timeseries(connection: HTTPConnection) -> TimeSeriesSink:
+    return _backends(connection).timeseries
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

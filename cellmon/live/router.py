@@ -34,7 +34,7 @@ from cellmon.live.service import (
 WEBSOCKET_PATH = "/ws"
 
 
-def get_hub(connection: HTTPConnection) -> LiveHub:
+async def get_hub(connection: HTTPConnection) -> LiveHub:
     hub: LiveHub = connection.app.state.hub
     return hub
 
