@@ -1,18 +1,22 @@
-"""The real app served on a free port, and headless Chromium driven by Playwright.
+"""Headless Chromium driven by Playwright, and the real app served on a free port.
 
-The browser tests are synchronous on purpose: Playwright's sync API runs its own event loop,
-which cannot live inside pytest-asyncio's. The server runs in a thread of the test process.
+Playwright's async API runs in the tests' own event loop, beside the server, so a test
+awaits the browser while the server keeps serving.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from cellmon.app import create_app
 from cellmon.core.settings import Settings
@@ -29,59 +33,86 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-STARTUP_SECONDS = 30
-
-
-class ServerThread:
-    """uvicorn serving the app on 127.0.0.1 and a port the kernel picked."""
-
-    def __init__(self, settings: Settings) -> None:
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="dashboard-server")
-        self.url = ""
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(STARTUP_SECONDS)
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[ServerThread]:
-    running = ServerThread(settings)
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+VIEWPORT = {"width": 1600, "height": 1000}
 
 
 @pytest.fixture(scope="session")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def chromium() -> Path:
     if not CHROMIUM.exists():
         service_missing("Chromium", f"{CHROMIUM} not found (scripts/services.sh up installs it)")
-    from playwright.sync_api import sync_playwright
+    return CHROMIUM
 
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_FLAGS,
-            headless=True,
-            viewport={"width": 1600, "height": 1000},
+
+@pytest.fixture(scope="session")
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    """One Chromium for the session; Playwright gives each launch a fresh user-data-dir."""
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_FLAGS, headless=True
         )
         try:
-            yield browser
+            yield launched
         finally:
-            browser.close()
+            await launched.close()
+
+
+@dataclass
+class WatchedPage:
+    """A page, and what went wrong in it: uncaught errors and console errors."""
+
+    page: Page
+    errors: list[str]
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[WatchedPage]:
+    context: BrowserContext = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    opened = await context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    opened.on(
+        "console",
+        lambda message: (
+            errors.append(f"console: {message.text}") if message.type == "error" else None
+        ),
+    )
+    try:
+        yield WatchedPage(opened, errors)
+    finally:
+        await context.close()
+
+
+class _TestServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Ctrl-C must stop pytest, not only this server.
+        yield
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    app: FastAPI
+    base_url: str
+
+
+@pytest.fixture
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """The real app under uvicorn on a free port, in the test's event loop."""
+    application = create_app(settings)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = _TestServer(uvicorn.Config(application, log_config=None))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        async with asyncio.timeout(30):
+            while not server.started:
+                if serving.done():
+                    serving.result()
+                    pytest.fail("the test server stopped during start-up")
+                await asyncio.sleep(0.01)
+        yield LiveServer(application, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        await serving
+        listener.close()

@@ -129,10 +129,13 @@ function applyStuck(student, data, at) {
     student.stuck_on = null;
     return;
   }
+  const clientCellId = field(data, "client_cell_id", "cellId", "cell_id");
+  // The alert names the cell by id; its position is known from the execution just before.
+  const current = same(student.current?.client_cell_id, clientCellId) ? student.current : null;
   student.stuck_on = {
-    notebook_path: field(data, "notebook_path", "notebookPath") ?? student.current?.notebook_path ?? "",
-    cell_index: field(data, "cell_index", "cellIndex"),
-    client_cell_id: field(data, "client_cell_id", "cellId", "cell_id"),
+    notebook_path: field(data, "notebook_path", "notebookPath") ?? current?.notebook_path ?? "",
+    cell_index: field(data, "cell_index", "cellIndex") ?? current?.cell_index ?? null,
+    client_cell_id: clientCellId,
     consecutive_errors: Number(field(data, "consecutive_errors", "consecutiveErrors") ?? 3),
     last_error_message: field(data, "error_message", "errorMessage", "last_error_message"),
   };

@@ -5,6 +5,10 @@
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
+// A socket that has heard nothing, not even the answer to our ping, for this long is dead
+// (a laptop that slept, a Wi-Fi that changed): close it and reconnect.
+const PING_EVERY_MS = 20000;
+const SILENCE_LIMIT_MS = 50000;
 
 export class LiveChannel {
   constructor({ onMessage, onSync, onStatus }) {
@@ -15,6 +19,15 @@ export class LiveChannel {
     this.socket = null;
     this.attempt = 0;
     this.retryTimer = null;
+    this.lastHeard = 0;
+    setInterval(() => this.checkAlive(), PING_EVERY_MS);
+  }
+
+  checkAlive() {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - this.lastHeard > SILENCE_LIMIT_MS) socket.close();
+    else this.send({ action: "ping" });
   }
 
   follow(channel) {
@@ -36,6 +49,7 @@ export class LiveChannel {
     this.onStatus(this.attempt === 0 ? "connecting" : "reconnecting");
     socket.addEventListener("open", () => {
       this.attempt = 0;
+      this.lastHeard = Date.now();
       if (this.channel) this.send({ action: "subscribe", channels: [this.channel] });
     });
     socket.addEventListener("message", (event) => this.receive(event.data));
@@ -56,6 +70,7 @@ export class LiveChannel {
   }
 
   receive(raw) {
+    this.lastHeard = Date.now();
     let message;
     try {
       message = JSON.parse(raw);
@@ -70,11 +85,8 @@ export class LiveChannel {
       }
       return;
     }
-    if (message.type === "ping") {
-      this.send({ action: "pong" });
-      return;
-    }
-    if (message.channel && message.channel !== this.channel) return;
+    // Pongs, errors and messages of a class left a moment ago carry no news for this page.
+    if (message.channel !== this.channel) return;
     this.onMessage(message);
   }
 
