@@ -120,12 +120,17 @@ export class RosterView {
 
   fillClock(tile, student, now) {
     let badge = STATE_LABELS[student.state];
+    let short = "";
     if (student.state === "help" && student.helpSince !== null) {
-      badge = `Help ${Math.max(0, Math.floor((now - student.helpSince) / 60000))}m`;
+      short = `?${Math.max(0, Math.floor((now - student.helpSince) / 60000))}m`;
+      badge = `Help ${short.slice(1)}`;
     } else if (student.state === "stuck") {
-      badge = `Stuck ×${student.stuck_on.consecutive_errors}`;
+      short = `×${student.stuck_on.consecutive_errors}`;
+      badge = `Stuck ${short}`;
     }
     setText(tile.badge, badge);
+    // The compact layout shows only this, to leave the name its room.
+    if (tile.badge.dataset.short !== short) tile.badge.dataset.short = short;
     setText(tile.seen, student.lastActivity === null ? "never" : ago(now - student.lastActivity));
   }
 
