@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     CELLMON_PORT: int = Field(default=8000, ge=1, le=65535)
     CELLMON_DATA_DIR: Path = Path(".cellmon")
     CELLMON_LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    CELLMON_LOG_FORMAT: Literal["json", "console"] = "json"
+    # "auto": plain lines on a terminal, one JSON object per line otherwise.
+    CELLMON_LOG_FORMAT: Literal["auto", "json", "console"] = "auto"
 
     # PostgreSQL is used when POSTGRES_SERVER is set; otherwise a SQLite file in the data dir.
     POSTGRES_SERVER: str | None = None
