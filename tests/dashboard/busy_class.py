@@ -60,7 +60,8 @@ async def seed_busy_class(
                 await seeder.runs(student, week2[0], "s", last_seen)
         await session.commit()
         class_id = klass.id
-    await timeseries.write(points)
+    for first in range(0, len(points), 1000):
+        await timeseries.write(points[first : first + 1000])
     return class_id
 
 

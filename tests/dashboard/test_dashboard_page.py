@@ -84,5 +84,8 @@ async def test_student_input_is_shown_as_text_never_as_markup(
     await expect(tile.locator(".tile-mail")).to_have_text(f"{hostile} · </div><i>team</i>")
     await expect(page.page.locator("#attention-list .attention-name")).to_have_text("<b>bold</b>")
     await expect(page.page.locator("#class-name")).to_have_text("<script>alert(1)</script>")
+    await expect(page.page.locator("#class-picker option:checked")).to_have_text(
+        "<script>alert(1)</script> (XSS)"
+    )
     assert await page.page.locator("main img, main b, main i, main script").count() == 0
     assert await page.page.title() != "owned"
