@@ -36,6 +36,11 @@ def build_queue(settings: Settings, database: Database) -> MessageQueue:
 
 
 def build_bus(settings: Settings) -> MessageBus:
+    if settings.uses_redis:
+        from cellmon.core.bus.redis_pubsub import RedisPubSubBus, bus_channel
+
+        return RedisPubSubBus(settings.redis_url, bus_channel(settings.CELLMON_REDIS_PREFIX))
+
     from cellmon.core.bus.in_process import InProcessBus
 
     return InProcessBus()

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     CELLMON_MAX_BODY_BYTES: int = Field(default=10 * 1024 * 1024, ge=1024)
     CELLMON_MAX_FIELD_BYTES: int = Field(default=64 * 1024, ge=256)
 
+    # Live updates over /ws (documented in docs/operations.md).
+    CELLMON_WS_MAX_CHANNELS: int = Field(default=1000, ge=1)
+    # Messages waiting for one slow client before it is dropped (close code 4008).
+    CELLMON_WS_SEND_QUEUE: int = Field(default=1000, ge=1)
+    # WebSocket ping frames from the server; a client that does not answer is disconnected.
+    CELLMON_WS_PING_INTERVAL: float = Field(default=20.0, gt=0)
+    CELLMON_WS_PING_TIMEOUT: float = Field(default=20.0, gt=0)
+
     # Run a queue worker inside the API process. Unset: yes when the queue is embedded.
     CELLMON_RUN_WORKER_IN_SERVER: bool | None = None
     CELLMON_WORKER_BATCH_SIZE: int = Field(default=500, ge=1)
