@@ -1,25 +1,18 @@
-"""Headless Chromium driven by Playwright, and the real app served on a free port.
+"""Headless Chromium driven by Playwright.
 
-Playwright's async API runs in the tests' own event loop, beside the server, so a test
-awaits the browser while the server keeps serving.
+Playwright's async API runs in the tests' own event loop, beside the `live_server` of
+tests/conftest.py, so a test awaits the browser while the server keeps serving.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from cellmon.app import create_app
-from cellmon.core.settings import Settings
 from tests.services import service_missing
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -80,39 +73,3 @@ async def page(browser: Browser) -> AsyncIterator[WatchedPage]:
         yield WatchedPage(opened, errors)
     finally:
         await context.close()
-
-
-class _TestServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # Ctrl-C must stop pytest, not only this server.
-        yield
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    app: FastAPI
-    base_url: str
-
-
-@pytest.fixture
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
-    """The real app under uvicorn on a free port, in the test's event loop."""
-    application = create_app(settings)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = _TestServer(uvicorn.Config(application, log_config=None))
-    serving = asyncio.create_task(server.serve(sockets=[listener]))
-    try:
-        async with asyncio.timeout(30):
-            while not server.started:
-                if serving.done():
-                    serving.result()
-                    pytest.fail("the test server stopped during start-up")
-                await asyncio.sleep(0.01)
-        yield LiveServer(application, f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        await serving
-        listener.close()

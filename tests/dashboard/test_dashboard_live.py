@@ -13,7 +13,8 @@ import pytest
 from playwright.async_api import expect
 
 from tests.classroom.seed import Seeder
-from tests.dashboard.conftest import LiveServer, WatchedPage
+from tests.conftest import LiveServer
+from tests.dashboard.conftest import WatchedPage
 
 pytestmark = pytest.mark.browser
 
