@@ -32,6 +32,7 @@ from cellmon.db import (
 )
 from cellmon.db.base import Base
 from tests.services import (
+    INFLUXDB_URL,
     make_settings,
     postgres_overrides,
     postgres_url,
@@ -145,6 +146,21 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture
+def influxdb_database() -> Iterator[str]:
+    """A database of its own on the test InfluxDB (1.x API), dropped afterwards."""
+    name = unique_name("cellmon_test")
+    try:
+        httpx.get(f"{INFLUXDB_URL}/ping", timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:
+        service_missing("InfluxDB", f"{INFLUXDB_URL}: {exc}")
+    httpx.post(f"{INFLUXDB_URL}/query", data={"q": f'CREATE DATABASE "{name}"'}).raise_for_status()
+    try:
+        yield name
+    finally:
+        httpx.post(f"{INFLUXDB_URL}/query", data={"q": f'DROP DATABASE "{name}"'})
 
 
 @pytest.fixture

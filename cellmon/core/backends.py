@@ -47,6 +47,11 @@ def build_bus(settings: Settings) -> MessageBus:
 
 
 def build_timeseries(settings: Settings, database: Database) -> TimeSeriesSink:
+    if settings.uses_influxdb:
+        from cellmon.core.timeseries.influx import InfluxSink
+
+        return InfluxSink.from_settings(settings, database)
+
     from cellmon.core.timeseries.sql import SqlSink
 
     return SqlSink(database)
