@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, case, func, select
@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.db.models import (
     Cell,
-    CellExecution,
     Class,
     Notebook,
     Student,
@@ -224,29 +223,3 @@ async def cell_heat(
         .order_by(Notebook.path, Cell.cell_index.is_(None), Cell.cell_index, Cell.id)
     )
     return list((await session.execute(statement)).all())
-
-
-async def error_counts(
-    session: AsyncSession, class_id: int, start: datetime, end: datetime, width: timedelta
-) -> dict[datetime, int]:
-    """Failed executions of the class's students per interval of `width` from `start`."""
-    statement = (
-        select(CellExecution.event_time)
-        .join(
-            StudentClass,
-            and_(
-                StudentClass.student_id == CellExecution.student_id,
-                StudentClass.class_id == class_id,
-            ),
-        )
-        .where(
-            CellExecution.status == "error",
-            CellExecution.event_time >= start,
-            CellExecution.event_time < end,
-        )
-    )
-    counts: dict[datetime, int] = {}
-    for moment in (await session.scalars(statement)).all():
-        bucket = start + ((moment - start) // width) * width
-        counts[bucket] = counts.get(bucket, 0) + 1
-    return counts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from cellmon.classroom.schemas import (
 from cellmon.core.bus import MessageBus
 from cellmon.core.errors import NotFoundError
 from cellmon.core.timeseries import TimeSeriesSink
+from cellmon.core.timeseries.base import FieldValue
 from cellmon.db.models import Class, Student
 from cellmon.live.messages import (
     HELP_REQUEST,
@@ -179,8 +180,8 @@ async def class_timeline(
     executions: dict[datetime, int] = {}
     errors: dict[datetime, int] = {}
     if students:
-        executions = await _counts(timeseries, start, end, students, EXECUTION_EVENTS)
-        errors = await repository.error_counts(session, class_id, start, end, width)
+        executions = await _counts(timeseries, start, end, students)
+        errors = await _counts(timeseries, start, end, students, {"success": False})
     buckets = [
         TimelineBucket(
             start=start + index * width,
@@ -203,14 +204,16 @@ async def _counts(
     start: datetime,
     end: datetime,
     students: Sequence[Student],
-    events: Sequence[str],
+    field_filters: Mapping[str, FieldValue] | None = None,
 ) -> dict[datetime, int]:
+    """Cell executions of the students per interval (the worker tags points with the e-mail)."""
     buckets = await timeseries.count_per_interval(
         PROGRESS_MEASUREMENT,
         start,
         end,
         TIMELINE_INTERVAL_SECONDS,
-        {"userId": [student.email for student in students], "event": list(events)},
+        {"userId": [student.email for student in students], "event": list(EXECUTION_EVENTS)},
+        field_filters,
     )
     return {bucket.start: bucket.count for bucket in buckets}
 

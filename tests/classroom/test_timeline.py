@@ -12,11 +12,13 @@ from cellmon.core.timeseries import Point, TimeSeriesSink
 from tests.classroom.seed import Seeder, database
 
 
-def _point(email: str, moment: datetime, event: str = "cell_executed") -> Point:
+def _point(
+    email: str, moment: datetime, event: str = "cell_executed", success: bool = True
+) -> Point:
     return Point(
         measurement="student_progress",
         tags={"userId": email, "event": event},
-        fields={"success": True},
+        fields={"success": success},
         time_ns=int(moment.timestamp() * 1_000_000) * 1000,
     )
 
@@ -24,22 +26,26 @@ def _point(email: str, moment: datetime, event: str = "cell_executed") -> Point:
 async def test_timeline_counts_the_class_per_minute(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
+    await assert_counts_per_minute(app, client)
+
+
+async def assert_counts_per_minute(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """Runs and errors of the class's students only, per minute, the current one last."""
     minute = datetime.now(UTC).replace(second=0, microsecond=0)
     async with database(app).sessions() as session:
         seed = Seeder(session)
         klass = await seed.klass()
         other = await seed.klass("Other", "OTHER")
-        _, cells = await seed.notebook("lessons/week1.ipynb", 1)
-        ann = await seed.student("ann@example.com", klass)
-        zed = await seed.student("zed@example.com", other)
-        await seed.runs(ann, cells[0], "ee", minute - timedelta(minutes=2) + timedelta(seconds=30))
-        await seed.runs(zed, cells[0], "eee", minute - timedelta(minutes=2) + timedelta(seconds=30))
+        await seed.student("ann@example.com", klass)
+        await seed.student("zed@example.com", other)
         await session.commit()
     sink: TimeSeriesSink = app.state.backends.timeseries
     await sink.write(
         [
-            _point("ann@example.com", minute - timedelta(minutes=2, seconds=-10)),
-            _point("ann@example.com", minute - timedelta(minutes=2, seconds=-20)),
+            _point("ann@example.com", minute - timedelta(minutes=2, seconds=-10), success=False),
+            _point("ann@example.com", minute - timedelta(minutes=2, seconds=-20), success=False),
+            _point("ann@example.com", minute - timedelta(minutes=2, seconds=-30)),
+            _point("zed@example.com", minute - timedelta(minutes=2, seconds=-30), success=False),
             _point("ann@example.com", minute + timedelta(seconds=1)),
             _point("ann@example.com", minute + timedelta(seconds=2), event="notebook_opened"),
             _point("ann@example.com", minute - timedelta(minutes=20)),
@@ -61,7 +67,7 @@ async def test_timeline_counts_the_class_per_minute(
     assert [(bucket["executions"], bucket["errors"]) for bucket in buckets] == [
         (0, 0),
         (0, 0),
-        (2, 2),
+        (3, 2),
         (0, 0),
         (1, 0),
     ]
