@@ -8,7 +8,7 @@ import { RosterView, displayName } from "./roster.js";
 
 const API = "/api/v1";
 // Least time between two reads of the same read-out while messages keep coming.
-const REFRESH_MS = { roster: 4000, cells: 4000, timeline: 15000 };
+const REFRESH_MS = { roster: 4000, cells: 4000, timeline: 5000 };
 const TIMELINE_PERIOD_MS = 30000;
 
 const $ = (id) => document.getElementById(id);
@@ -153,6 +153,9 @@ function receive(message) {
     return;
   }
   const at = parseTime(field(data, "event_time", "eventTime")) ?? parseTime(message.sent_at);
+  // The student's own event says who they are now (the name and team they typed).
+  if (typeof data.name === "string" && data.name) student.name = data.name;
+  if (typeof data.team_name === "string" && data.team_name) student.team_name = data.team_name;
   switch (message.type) {
     case "execution_update":
       applyExecution(student, data, at);
@@ -161,6 +164,7 @@ function receive(message) {
       break;
     case "help_request":
       applyHelp(student, data, at);
+      if (field(data, "event_type") !== null) touch(student, at);
       break;
     case "stuck_alert":
       applyStuck(student, data, at);

@@ -241,11 +241,12 @@ export class TimelineView {
   count(at, error) {
     const buckets = this.data?.buckets;
     if (!buckets?.length) return false;
-    const last = buckets[buckets.length - 1];
-    const start = Date.parse(last.start);
-    if (at < start || at >= start + this.data.interval_seconds * 1000) return false;
-    last.executions += 1;
-    if (error) last.errors += 1;
+    const width = this.data.interval_seconds * 1000;
+    const index = Math.floor((at - Date.parse(buckets[0].start)) / width);
+    const bucket = buckets[index];
+    if (!bucket) return false;
+    bucket.executions += 1;
+    if (error) bucket.errors += 1;
     return true;
   }
 
