@@ -38,14 +38,27 @@ def _in_class(class_id: int) -> ColumnElement[bool]:
     )
 
 
-async def enrolled_students(session: AsyncSession, class_id: int) -> Sequence[Student]:
+# id, email, name, team_name, last_activity_at, help_active, help_requested_at
+EnrolledStudent = Row[int, str, str | None, str | None, datetime | None, bool, datetime | None]
+
+
+async def enrolled_students(session: AsyncSession, class_id: int) -> Sequence[EnrolledStudent]:
+    """Plain rows, not ORM objects: a class of 1,000 needs no identity map."""
     statement = (
-        select(Student)
+        select(
+            Student.id,
+            Student.email,
+            Student.name,
+            Student.team_name,
+            Student.last_activity_at,
+            Student.help_active,
+            Student.help_requested_at,
+        )
         .join(StudentClass, StudentClass.student_id == Student.id)
         .where(StudentClass.class_id == class_id)
         .order_by(Student.id)
     )
-    return (await session.scalars(statement)).all()
+    return (await session.execute(statement)).all()
 
 
 async def is_enrolled(session: AsyncSession, class_id: int, student_id: int) -> bool:

@@ -57,7 +57,7 @@ async def _require_class(session: AsyncSession, class_id: int) -> Class:
 
 
 def _state(
-    student: Student, stuck: bool, last_activity: datetime | None, since: datetime
+    student: Any, stuck: bool, last_activity: datetime | None, since: datetime
 ) -> StudentState:
     if student.help_active:
         return "help"
@@ -203,7 +203,7 @@ async def _counts(
     timeseries: TimeSeriesSink,
     start: datetime,
     end: datetime,
-    students: Sequence[Student],
+    students: Sequence[repository.EnrolledStudent],
     field_filters: Mapping[str, FieldValue] | None = None,
 ) -> dict[datetime, int]:
     """Cell executions of the students per interval (the worker tags points with the e-mail)."""
