@@ -76,83 +76,60 @@ function same(a, b) {
   return a !== null && a !== undefined && b !== null && b !== undefined && String(a) === String(b);
 }
 
-function field(data, ...names) {
-  for (const name of names) {
-    if (data[name] !== undefined && data[name] !== null) return data[name];
-  }
-  return null;
-}
-
+// The messages' data is what cellmon's worker publishes (see cellmon/events/handlers.py).
 function applyExecution(student, data, at) {
-  const status = field(data, "status", "last_status");
-  const hasError = field(data, "has_error", "hasError");
-  const error = hasError !== null ? Boolean(hasError) : status === "error";
-  const executions = field(data, "executions");
-  const errors = field(data, "errors");
-  student.executions = executions !== null ? Number(executions) : student.executions + 1;
-  student.errors = errors !== null ? Number(errors) : student.errors + (error ? 1 : 0);
+  const error = data.status === "error";
+  student.executions += 1;
+  if (error) student.errors += 1;
   const cell = {
-    notebook_path: field(data, "notebook_path", "notebookPath") ?? student.current?.notebook_path ?? "",
-    cell_index: field(data, "cell_index", "cellIndex"),
-    client_cell_id: field(data, "client_cell_id", "cellId", "cell_id"),
+    notebook_path: data.notebook_path ?? student.current?.notebook_path ?? "",
+    cell_index: data.cell_index ?? null,
+    client_cell_id: data.client_cell_id ?? null,
     last_status: error ? "error" : "success",
   };
-  student.current = { ...(student.current ?? {}), ...cell };
-  const streak = field(data, "consecutive_errors", "consecutiveErrors");
-  const onStuckCell = student.stuck_on && same(student.stuck_on.client_cell_id, cell.client_cell_id);
-  if (!error && onStuckCell) {
-    student.stuck_on = null;
-  } else if (error && onStuckCell) {
-    student.stuck_on = {
-      ...student.stuck_on,
-      consecutive_errors: streak !== null ? Number(streak) : student.stuck_on.consecutive_errors + 1,
-      last_error_message: field(data, "error_message", "errorMessage") ?? student.stuck_on.last_error_message,
-    };
+  student.current = cell;
+  if (student.stuck_on && same(student.stuck_on.client_cell_id, cell.client_cell_id)) {
+    student.stuck_on = error
+      ? {
+          ...student.stuck_on,
+          consecutive_errors: student.stuck_on.consecutive_errors + 1,
+          last_error_message: data.error_message ?? student.stuck_on.last_error_message,
+        }
+      : null;
   }
   touch(student, at);
-  timeline.count(at ?? now(), error) && (pending.timeline = true);
+  if (timeline.count(at ?? now(), error)) pending.timeline = true;
 }
 
 function applyHelp(student, data, at) {
-  const active = field(data, "active", "help_active");
-  student.help_active = active === null ? true : Boolean(active);
-  if (student.help_active) {
-    student.helpSince ??= parseTime(field(data, "help_requested_at", "requested_at")) ?? at ?? now();
-  } else {
-    student.helpSince = null;
-  }
+  student.help_active = data.active !== false;
+  student.helpSince = student.help_active ? (student.helpSince ?? at ?? now()) : null;
+  // A student's own help / help_stop is activity; an instructor's resolution is not.
+  if (data.event_type) touch(student, at);
 }
 
 function applyStuck(student, data, at) {
-  const active = field(data, "active", "stuck");
-  if (active === false) {
-    student.stuck_on = null;
-    return;
-  }
-  const clientCellId = field(data, "client_cell_id", "cellId", "cell_id");
   // The alert names the cell by id; its position is known from the execution just before.
-  const current = same(student.current?.client_cell_id, clientCellId) ? student.current : null;
+  const current = same(student.current?.client_cell_id, data.client_cell_id) ? student.current : null;
   student.stuck_on = {
-    notebook_path: field(data, "notebook_path", "notebookPath") ?? current?.notebook_path ?? "",
-    cell_index: field(data, "cell_index", "cellIndex") ?? current?.cell_index ?? null,
-    client_cell_id: clientCellId,
-    consecutive_errors: Number(field(data, "consecutive_errors", "consecutiveErrors") ?? 3),
-    last_error_message: field(data, "error_message", "errorMessage", "last_error_message"),
+    notebook_path: data.notebook_path ?? current?.notebook_path ?? "",
+    cell_index: current?.cell_index ?? null,
+    client_cell_id: data.client_cell_id ?? null,
+    consecutive_errors: Number(data.consecutive_errors ?? 0),
+    last_error_message: data.error_message ?? null,
   };
   touch(student, at);
 }
 
 function receive(message) {
   const data = message.data && typeof message.data === "object" ? message.data : {};
-  if (message.type === "system_message") return;
-  const id = Number(field(data, "student_id", "studentId"));
-  const student = state.students.get(id);
+  const student = state.students.get(Number(data.student_id));
   // Someone the page does not know yet (just enrolled, or first seen): read the roster again.
   if (!student) {
     refreshSoon("roster");
     return;
   }
-  const at = parseTime(field(data, "event_time", "eventTime")) ?? parseTime(message.sent_at);
+  const at = parseTime(data.event_time) ?? parseTime(message.sent_at);
   // The student's own event says who they are now (the name and team they typed).
   if (typeof data.name === "string" && data.name) student.name = data.name;
   if (typeof data.team_name === "string" && data.team_name) student.team_name = data.team_name;
@@ -164,18 +141,15 @@ function receive(message) {
       break;
     case "help_request":
       applyHelp(student, data, at);
-      if (field(data, "event_type") !== null) touch(student, at);
       break;
     case "stuck_alert":
       applyStuck(student, data, at);
       break;
-    case "presence":
+    default: // presence, and whatever a newer server may add: the student did something
       touch(student, at);
       break;
-    default:
-      break;
   }
-  changed(id);
+  changed(student.id);
   // The message moved the live picture; the read-out confirms it (and fills what it lacked).
   refreshSoon("roster");
 }
