@@ -53,8 +53,8 @@ async def seed_busy_class(
                     last = last_seen
                 await seeder.runs(student, cell, runs, last, error=rng.choice(ERRORS))
                 points.extend(
-                    _point(student.email, last - timedelta(seconds=offset * 20))
-                    for offset in range(len(runs))
+                    _point(student.email, last - timedelta(seconds=offset * 20), run == "s")
+                    for offset, run in enumerate(reversed(runs))
                 )
             if reached == len(week1) and rng.random() < 0.5:
                 await seeder.runs(student, week2[0], "s", last_seen)
@@ -65,10 +65,10 @@ async def seed_busy_class(
     return class_id
 
 
-def _point(email: str, moment: datetime) -> Point:
+def _point(email: str, moment: datetime, success: bool) -> Point:
     return Point(
         measurement="student_progress",
         tags={"userId": email, "event": "cell_executed"},
-        fields={"success": True},
+        fields={"success": success},
         time_ns=int(min(moment, now()).timestamp() * 1_000_000) * 1000,
     )

@@ -40,6 +40,7 @@ async def test_a_class_of_200_at_a_glance(
     assert await tiles.first.get_attribute("data-state") == "help"
     await expect(page.page.locator("#heatmap .heat-row")).to_have_count(14)
     await expect(page.page.locator("#timeline-chart rect.bar-runs").first).to_be_visible()
+    await expect(page.page.locator("#timeline-chart rect.bar-errors").first).to_be_visible()
     await page.page.screenshot(path=artifacts_dir / f"dashboard-200-students-{db_backend}.png")
 
     await page.page.locator('#state-filters [data-filter="stuck"]').click()
