@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     CELLMON_RUN_WORKER_IN_SERVER: bool | None = None
     CELLMON_WORKER_BATCH_SIZE: int = Field(default=500, ge=1)
 
+    @field_validator("INFLUXDB_API_VERSION", mode="before")
+    @classmethod
+    def _version_number(cls, value: object) -> object:
+        # The environment gives "1"; a Literal of ints does not coerce strings by itself.
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
     @field_validator("BACKEND_CORS_ORIGINS", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

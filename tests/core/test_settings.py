@@ -67,3 +67,11 @@ def test_a_bad_value_raises_a_config_error_naming_the_variable(
     monkeypatch.setenv("POSTGRES_PORT", "five")
     with pytest.raises(ConfigError, match="POSTGRES_PORT"):
         load_settings()
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_influxdb_api_version_is_read_from_the_environment(
+    version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INFLUXDB_API_VERSION", version)
+    assert int(version) == load_settings().INFLUXDB_API_VERSION
