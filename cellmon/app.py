@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from cellmon.assignments.router import router as assignments_router
 from cellmon.classes.router import router as classes_router
+from cellmon.classroom.router import router as classroom_router
 from cellmon.core.backends import Backends, build_backends
 from cellmon.core.database import Database
 from cellmon.core.http import StripTrailingSlash, install_error_handlers
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         students_router,
         notebooks_router,
         progress_router,
+        classroom_router,
         testevents_router,
         live_api_router,
     ):

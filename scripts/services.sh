@@ -44,11 +44,23 @@ influxdb_up() {
   return 1
 }
 
+# The browser tests drive Debian's Chromium; the CJK fonts let its screenshots show the
+# Japanese names and team names that students type.
+chromium_up() {
+  if [ ! -x /usr/bin/chromium ]; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  fi
+  if ! fc-list :lang=ja 2>/dev/null | grep -q .; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-noto-cjk
+  fi
+}
+
 case "${1:-up}" in
   up)
     postgres_up
     redis_up
     influxdb_up
+    chromium_up
     ;;
   *) echo "usage: $0 up" >&2; exit 2 ;;
 esac

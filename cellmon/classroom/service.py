@@ -1,0 +1,267 @@
+"""The class read-outs an instructor's dashboard (or any tool) needs, and closing help requests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellmon.classroom import repository
+from cellmon.classroom.schemas import (
+    CellHeat,
+    ClassCellMap,
+    ClassRoster,
+    ClassTimeline,
+    CurrentCell,
+    HelpResolution,
+    NotebookHeat,
+    RosterStudent,
+    RosterTotals,
+    StuckCell,
+    StudentState,
+    TimelineBucket,
+)
+from cellmon.core.bus import MessageBus
+from cellmon.core.errors import NotFoundError
+from cellmon.core.timeseries import TimeSeriesSink
+from cellmon.core.timeseries.base import FieldValue
+from cellmon.db.models import Class, Student
+from cellmon.live.messages import (
+    HELP_REQUEST,
+    LiveMessage,
+    class_channel,
+    progress_channel,
+    publish,
+)
+
+# Errors in a row on one cell after which a student counts as stuck.
+STUCK_THRESHOLD = 3
+TIMELINE_INTERVAL_SECONDS = 60
+# The time-series measurement the worker writes, and its events that are cell executions.
+PROGRESS_MEASUREMENT = "student_progress"
+EXECUTION_EVENTS = (
+    "cell_executed",
+    "cell_execution_complete",
+    "cell_execution_error",
+    "cell_error",
+)
+
+
+async def _require_class(session: AsyncSession, class_id: int) -> Class:
+    found = await repository.get_class(session, class_id)
+    if found is None:
+        raise NotFoundError(f"class {class_id} not found")
+    return found
+
+
+def _state(
+    student: Any, stuck: bool, last_activity: datetime | None, since: datetime
+) -> StudentState:
+    if student.help_active:
+        return "help"
+    if stuck:
+        return "stuck"
+    if last_activity is not None and last_activity >= since:
+        return "active"
+    return "idle"
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    known = [moment for moment in moments if moment is not None]
+    return max(known) if known else None
+
+
+async def class_roster(session: AsyncSession, class_id: int, active_minutes: int) -> ClassRoster:
+    found = await _require_class(session, class_id)
+    now = datetime.now(UTC)
+    since = now - timedelta(minutes=active_minutes)
+    students = await repository.enrolled_students(session, class_id)
+    totals = await repository.student_totals(session, class_id)
+    latest = await repository.latest_cells(session, class_id)
+    stuck = await repository.stuck_cells(session, class_id, STUCK_THRESHOLD)
+
+    rows: list[RosterStudent] = []
+    for student in students:
+        counted = totals.get(student.id)
+        last_activity = _latest(
+            student.last_activity_at, counted.last_event_time if counted else None
+        )
+        current = latest.get(student.id)
+        stuck_on = stuck.get(student.id)
+        rows.append(
+            RosterStudent(
+                id=student.id,
+                email=student.email,
+                name=student.name,
+                team_name=student.team_name,
+                state=_state(student, stuck_on is not None, last_activity, since),
+                executions=counted.executions if counted else 0,
+                errors=counted.errors if counted else 0,
+                last_activity_at=last_activity,
+                help_active=student.help_active,
+                help_requested_at=student.help_requested_at if student.help_active else None,
+                current=CurrentCell.model_validate(current, from_attributes=True)
+                if current
+                else None,
+                stuck_on=StuckCell.model_validate(stuck_on, from_attributes=True)
+                if stuck_on
+                else None,
+            )
+        )
+    return ClassRoster(
+        class_id=found.id,
+        class_name=found.name,
+        generated_at=now,
+        active_minutes=active_minutes,
+        stuck_threshold=STUCK_THRESHOLD,
+        totals=RosterTotals(
+            students=len(rows),
+            active=sum(row.state == "active" for row in rows),
+            idle=sum(row.state == "idle" for row in rows),
+            stuck=sum(row.state == "stuck" for row in rows),
+            help=sum(row.state == "help" for row in rows),
+            executions=sum(row.executions for row in rows),
+            errors=sum(row.errors for row in rows),
+        ),
+        students=rows,
+    )
+
+
+def _heat_cell(row: Any) -> CellHeat:
+    return CellHeat(
+        cell_id=row.cell_id,
+        client_cell_id=row.client_cell_id,
+        cell_index=row.cell_index,
+        cell_type=row.cell_type,
+        students=int(row.students or 0),
+        students_with_errors=int(row.students_with_errors or 0),
+        students_stuck=int(row.students_stuck or 0),
+        executions=int(row.executions or 0),
+        errors=int(row.errors or 0),
+        latest_error_message=row.last_error_message,
+    )
+
+
+async def class_cells(
+    session: AsyncSession, class_id: int, notebook_id: int | None
+) -> ClassCellMap:
+    await _require_class(session, class_id)
+    if notebook_id is not None and not await repository.notebook_exists(session, notebook_id):
+        raise NotFoundError(f"notebook {notebook_id} not found")
+    rows = await repository.cell_heat(session, class_id, STUCK_THRESHOLD, notebook_id)
+    notebooks: dict[int, NotebookHeat] = {}
+    for row in rows:
+        notebook = notebooks.get(row.notebook_id)
+        if notebook is None:
+            notebook = NotebookHeat(
+                notebook_id=row.notebook_id, path=row.path, name=row.name, cells=[]
+            )
+            notebooks[row.notebook_id] = notebook
+        notebook.cells.append(_heat_cell(row))
+    return ClassCellMap(
+        class_id=class_id,
+        students=await repository.enrolled_count(session, class_id),
+        notebooks=list(notebooks.values()),
+    )
+
+
+async def class_timeline(
+    session: AsyncSession, timeseries: TimeSeriesSink, class_id: int, minutes: int
+) -> ClassTimeline:
+    await _require_class(session, class_id)
+    students = await repository.enrolled_students(session, class_id)
+    width = timedelta(seconds=TIMELINE_INTERVAL_SECONDS)
+    now = datetime.now(UTC)
+    # Whole minutes, the current one included, so that the chart's bars line up with the clock.
+    end = now.replace(second=0, microsecond=0) + width
+    start = end - minutes * width
+    executions: dict[datetime, int] = {}
+    errors: dict[datetime, int] = {}
+    if students:
+        executions = await _counts(timeseries, start, end, students)
+        errors = await _counts(timeseries, start, end, students, {"success": False})
+    buckets = [
+        TimelineBucket(
+            start=start + index * width,
+            executions=executions.get(start + index * width, 0),
+            errors=errors.get(start + index * width, 0),
+        )
+        for index in range(minutes)
+    ]
+    return ClassTimeline(
+        class_id=class_id,
+        start=start,
+        end=end,
+        interval_seconds=TIMELINE_INTERVAL_SECONDS,
+        buckets=buckets,
+    )
+
+
+async def _counts(
+    timeseries: TimeSeriesSink,
+    start: datetime,
+    end: datetime,
+    students: Sequence[repository.EnrolledStudent],
+    field_filters: Mapping[str, FieldValue] | None = None,
+) -> dict[datetime, int]:
+    """Cell executions of the students per interval (the worker tags points with the e-mail)."""
+    buckets = await timeseries.count_per_interval(
+        PROGRESS_MEASUREMENT,
+        start,
+        end,
+        TIMELINE_INTERVAL_SECONDS,
+        {"userId": [student.email for student in students], "event": list(EXECUTION_EVENTS)},
+        field_filters,
+    )
+    return {bucket.start: bucket.count for bucket in buckets}
+
+
+async def resolve_help(
+    session: AsyncSession, bus: MessageBus, class_id: int, student_id: int
+) -> HelpResolution:
+    """Close a student's help request on an instructor's word, and tell every open view."""
+    await _require_class(session, class_id)
+    if not await repository.is_enrolled(session, class_id, student_id):
+        raise NotFoundError(f"student {student_id} is not enrolled in class {class_id}")
+    student = await session.get(Student, student_id)
+    if student is None:
+        raise NotFoundError(f"student {student_id} not found")
+    now = datetime.now(UTC)
+    was_active = student.help_active
+    if was_active:
+        student.help_active = False
+        student.help_requested_at = None
+        # Ingest applies a `help` event only if it is newer than this: a request the student
+        # sent before the instructor's click (still queued, or retried) cannot reopen it.
+        student.help_last_seen_at = max(now, student.help_last_seen_at or now)
+        await session.commit()
+        classes = await repository.class_ids_of_student(session, student_id)
+        await publish(
+            bus,
+            [
+                LiveMessage(
+                    type=HELP_REQUEST,
+                    channels=(
+                        progress_channel(student_id),
+                        *(class_channel(each) for each in classes),
+                    ),
+                    data={
+                        "student_id": student_id,
+                        "email": student.email,
+                        "active": False,
+                        "resolved_by": "instructor",
+                        "resolved_at": now.isoformat(),
+                    },
+                    sent_at=now,
+                )
+            ],
+        )
+    return HelpResolution(
+        class_id=class_id,
+        student_id=student_id,
+        help_active=False,
+        was_active=was_active,
+        resolved_at=now,
+    )

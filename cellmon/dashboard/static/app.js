@@ -1,0 +1,490 @@
+// The instructor's dashboard: reads the class read-outs, then keeps them current from the
+// class's live channel. Messages only mark what changed; one animation frame applies them all.
+
+import { el, parseTime, setText } from "./dom.js";
+import { LiveChannel } from "./live.js";
+import { AttentionView, HeatmapView, TimelineView } from "./panels.js";
+import { RosterView, displayName } from "./roster.js";
+
+const API = "/api/v1";
+// Least time between two reads of the same read-out while messages keep coming.
+const REFRESH_MS = { roster: 4000, cells: 4000, timeline: 5000 };
+const TIMELINE_PERIOD_MS = 30000;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  classId: null,
+  generation: 0, // bumped on every class switch: answers for an older class are dropped
+  activeMs: 5 * 60000,
+  clockOffset: 0, // server clock minus this browser's, so that timers agree with the server
+  students: new Map(),
+  filter: "all",
+  search: "",
+  sort: "attention",
+};
+
+const now = () => Date.now() + state.clockOffset;
+
+const pending = { ids: new Set(), order: false, cells: null, timeline: false };
+let frame = 0;
+
+const roster = new RosterView($("roster"), { onSelect: (id) => roster.flash(id) });
+const attention = new AttentionView($("attention-list"), {
+  onResolve: resolveHelp,
+  onSelect: (id) => roster.flash(id),
+});
+const heatmap = new HeatmapView($("heatmap"), $("notebook-picker"));
+const timeline = new TimelineView($("timeline-chart"), $("timeline-summary"));
+
+const live = new LiveChannel({
+  onMessage: receive,
+  onSync: () => {
+    refreshNow("roster");
+    refreshNow("cells");
+    refreshNow("timeline");
+  },
+  onStatus: showConnection,
+});
+
+// ---- the student model -------------------------------------------------------------
+
+function deriveState(student) {
+  if (student.help_active) return "help";
+  if (student.stuck_on) return "stuck";
+  if (student.lastActivity !== null && now() - student.lastActivity <= state.activeMs) {
+    return "active";
+  }
+  return "idle";
+}
+
+function adopt(row) {
+  const student = { ...row };
+  student.lastActivity = parseTime(row.last_activity_at);
+  student.helpSince = row.help_active ? (parseTime(row.help_requested_at) ?? now()) : null;
+  student.state = deriveState(student);
+  return student;
+}
+
+function touch(student, at) {
+  if (at !== null && (student.lastActivity === null || at > student.lastActivity)) {
+    student.lastActivity = at;
+  }
+}
+
+function same(a, b) {
+  return a !== null && a !== undefined && b !== null && b !== undefined && String(a) === String(b);
+}
+
+// The messages' data is what cellmon's worker publishes (see cellmon/events/handlers.py).
+function applyExecution(student, data, at) {
+  const error = data.status === "error";
+  student.executions += 1;
+  if (error) student.errors += 1;
+  const cell = {
+    notebook_path: data.notebook_path ?? student.current?.notebook_path ?? "",
+    cell_index: data.cell_index ?? null,
+    client_cell_id: data.client_cell_id ?? null,
+    last_status: error ? "error" : "success",
+  };
+  student.current = cell;
+  if (student.stuck_on && same(student.stuck_on.client_cell_id, cell.client_cell_id)) {
+    student.stuck_on = error
+      ? {
+          ...student.stuck_on,
+          consecutive_errors: student.stuck_on.consecutive_errors + 1,
+          last_error_message: data.error_message ?? student.stuck_on.last_error_message,
+        }
+      : null;
+  }
+  touch(student, at);
+  if (timeline.count(at ?? now(), error)) pending.timeline = true;
+}
+
+function applyHelp(student, data, at) {
+  student.help_active = data.active !== false;
+  student.helpSince = student.help_active ? (student.helpSince ?? at ?? now()) : null;
+  // A student's own help / help_stop is activity; an instructor's resolution is not.
+  if (data.event_type) touch(student, at);
+}
+
+function applyStuck(student, data, at) {
+  // The alert names the cell by id; its position is known from the execution just before.
+  const current = same(student.current?.client_cell_id, data.client_cell_id) ? student.current : null;
+  student.stuck_on = {
+    notebook_path: data.notebook_path ?? current?.notebook_path ?? "",
+    cell_index: current?.cell_index ?? null,
+    client_cell_id: data.client_cell_id ?? null,
+    consecutive_errors: Number(data.consecutive_errors ?? 0),
+    last_error_message: data.error_message ?? null,
+  };
+  touch(student, at);
+}
+
+function receive(message) {
+  const data = message.data && typeof message.data === "object" ? message.data : {};
+  const student = state.students.get(Number(data.student_id));
+  // Someone the page does not know yet (just enrolled, or first seen): read the roster again.
+  if (!student) {
+    refreshSoon("roster");
+    return;
+  }
+  const at = parseTime(data.event_time) ?? parseTime(message.sent_at);
+  // The student's own event says who they are now (the name and team they typed).
+  if (typeof data.name === "string" && data.name) student.name = data.name;
+  if (typeof data.team_name === "string" && data.team_name) student.team_name = data.team_name;
+  switch (message.type) {
+    case "execution_update":
+      applyExecution(student, data, at);
+      refreshSoon("cells");
+      refreshSoon("timeline");
+      break;
+    case "help_request":
+      applyHelp(student, data, at);
+      break;
+    case "stuck_alert":
+      applyStuck(student, data, at);
+      break;
+    default: // presence, and whatever a newer server may add: the student did something
+      touch(student, at);
+      break;
+  }
+  changed(student.id);
+  // The message moved the live picture; the read-out confirms it (and fills what it lacked).
+  refreshSoon("roster");
+}
+
+function changed(id) {
+  const student = state.students.get(id);
+  if (student) student.state = deriveState(student);
+  pending.ids.add(id);
+  pending.order = true;
+  schedule();
+}
+
+// ---- rendering, at most once per frame ---------------------------------------------
+
+function schedule() {
+  if (!frame) frame = requestAnimationFrame(render);
+}
+
+function visible(student) {
+  if (state.filter !== "all" && student.state !== state.filter) return false;
+  if (!state.search) return true;
+  const haystack = `${student.name ?? ""} ${student.email} ${student.team_name ?? ""}`.toLowerCase();
+  return haystack.includes(state.search);
+}
+
+function render() {
+  frame = 0;
+  const time = now();
+  if (pending.ids.size) {
+    roster.update(state.students, pending.ids, time);
+    pending.ids.clear();
+  }
+  if (pending.order) {
+    pending.order = false;
+    const shown = roster.arrange(state.students, state.sort, visible);
+    const count = attention.render(state.students, time);
+    renderTotals(shown, count);
+  }
+  if (pending.cells) {
+    heatmap.render(pending.cells);
+    pending.cells = null;
+  }
+  if (pending.timeline) {
+    pending.timeline = false;
+    timeline.render(timeline.data);
+  }
+}
+
+function renderTotals(shown, attentionCount) {
+  const totals = { students: 0, active: 0, idle: 0, stuck: 0, help: 0, executions: 0, errors: 0 };
+  for (const student of state.students.values()) {
+    totals.students += 1;
+    totals[student.state] += 1;
+    totals.executions += student.executions;
+    totals.errors += student.errors;
+  }
+  for (const node of document.querySelectorAll("[data-total]")) {
+    setText(node, totals[node.dataset.total].toLocaleString());
+  }
+  for (const button of document.querySelectorAll("#state-filters button")) {
+    const key = button.dataset.filter;
+    setText(button.querySelector(".n"), (key === "all" ? totals.students : totals[key]).toLocaleString());
+  }
+  setText($("attention-count"), attentionCount);
+  $("attention-empty").hidden = attentionCount > 0;
+  const empty = $("roster-empty");
+  if (!totals.students) {
+    setText(empty, "No student is enrolled in this class yet.");
+  } else if (!shown) {
+    setText(empty, "No student matches this filter.");
+  }
+  empty.hidden = totals.students > 0 && shown > 0;
+}
+
+// Once a second: clocks move, and students fall from active to idle by time alone.
+setInterval(() => {
+  const time = now();
+  for (const student of state.students.values()) {
+    const next = deriveState(student);
+    if (next !== student.state) {
+      student.state = next;
+      pending.ids.add(student.id);
+      pending.order = true;
+    }
+  }
+  roster.tick(state.students, time);
+  attention.tick(state.students, time);
+  schedule();
+}, 1000);
+
+// ---- reading the read-outs -----------------------------------------------------------
+
+async function getJSON(url, options) {
+  const response = await fetch(url, { headers: { Accept: "application/json" }, ...options });
+  if (!response.ok) {
+    let detail = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      if (typeof body.detail === "string") detail = body.detail;
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new Error(detail);
+  }
+  return response.json();
+}
+
+const refreshers = {
+  async roster(classId) {
+    const body = await getJSON(`${API}/progress/classes/${classId}`);
+    return () => {
+      state.clockOffset = (parseTime(body.generated_at) ?? Date.now()) - Date.now();
+      state.activeMs = body.active_minutes * 60000;
+      setText($("class-name"), body.class_name);
+      document.title = `${body.class_name} · cellmon`;
+      const seen = new Set();
+      for (const row of body.students) {
+        state.students.set(row.id, adopt(row));
+        seen.add(row.id);
+        pending.ids.add(row.id);
+      }
+      for (const id of [...state.students.keys()]) {
+        if (!seen.has(id)) {
+          state.students.delete(id);
+          pending.ids.add(id);
+        }
+      }
+      pending.order = true;
+    };
+  },
+  async cells(classId) {
+    const body = await getJSON(`${API}/progress/classes/${classId}/cells`);
+    return () => {
+      pending.cells = body;
+    };
+  },
+  async timeline(classId) {
+    const body = await getJSON(`${API}/progress/classes/${classId}/timeline?minutes=60`);
+    return () => {
+      timeline.data = body;
+      pending.timeline = true;
+    };
+  },
+};
+
+const timers = {};
+const lastRun = {};
+const running = {};
+
+function refreshSoon(kind) {
+  if (timers[kind] || running[kind] === "again") return;
+  if (running[kind]) {
+    running[kind] = "again";
+    return;
+  }
+  const wait = Math.max(0, (lastRun[kind] ?? 0) + REFRESH_MS[kind] - Date.now());
+  timers[kind] = setTimeout(() => refreshNow(kind), wait);
+}
+
+async function refreshNow(kind) {
+  clearTimeout(timers[kind]);
+  timers[kind] = null;
+  const classId = state.classId;
+  const generation = state.generation;
+  if (classId === null) return;
+  running[kind] = true;
+  lastRun[kind] = Date.now();
+  try {
+    const apply = await refreshers[kind](classId);
+    if (generation === state.generation) {
+      apply();
+      schedule();
+      hideProblem(kind);
+    }
+  } catch (error) {
+    if (generation === state.generation) showProblem(kind, `Could not read the ${kind}: ${error.message}`);
+  } finally {
+    const again = running[kind] === "again";
+    running[kind] = false;
+    if (again && generation === state.generation) refreshSoon(kind);
+  }
+}
+
+setInterval(() => refreshSoon("timeline"), TIMELINE_PERIOD_MS);
+
+// ---- actions -------------------------------------------------------------------------
+
+async function resolveHelp(studentId) {
+  const classId = state.classId;
+  try {
+    await getJSON(`${API}/progress/classes/${classId}/help/${studentId}/resolve`, { method: "POST" });
+    const student = state.students.get(studentId);
+    if (student && classId === state.classId) {
+      student.help_active = false;
+      student.helpSince = null;
+      changed(studentId);
+      toast(`Marked ${displayName(student)} as handled.`);
+    }
+  } catch (error) {
+    toast(`Could not mark as handled: ${error.message}`, true);
+  }
+}
+
+const problems = new Map();
+
+function showProblem(kind, text) {
+  problems.set(kind, text);
+  const banner = $("problem");
+  setText(banner, [...problems.values()].join(" · "));
+  banner.hidden = false;
+}
+
+function hideProblem(kind) {
+  if (!problems.delete(kind)) return;
+  const banner = $("problem");
+  setText(banner, [...problems.values()].join(" · "));
+  banner.hidden = problems.size === 0;
+}
+
+let toastTimer = 0;
+function toast(text, bad = false) {
+  const node = $("toast");
+  setText(node, text);
+  node.dataset.bad = String(bad);
+  node.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    node.hidden = true;
+  }, 4000);
+}
+
+function showConnection(status, delay) {
+  const node = $("connection");
+  node.dataset.state = status;
+  const labels = {
+    connecting: "Connecting…",
+    reconnecting: "Reconnecting…",
+    live: "Live",
+    offline: `Offline, retrying in ${Math.ceil((delay ?? 0) / 1000)}s`,
+  };
+  setText(node, labels[status] ?? status);
+}
+
+// ---- choosing a class ----------------------------------------------------------------
+
+function openClass(classId) {
+  state.classId = classId;
+  state.generation += 1;
+  state.students.clear();
+  roster.clear();
+  attention.clear();
+  heatmap.clear();
+  timeline.clear();
+  problems.clear();
+  $("problem").hidden = true;
+  pending.ids.clear();
+  pending.order = true;
+  for (const kind of Object.keys(REFRESH_MS)) {
+    clearTimeout(timers[kind]);
+    timers[kind] = null;
+  }
+  const url = new URL(location.href);
+  url.searchParams.set("class_id", String(classId));
+  history.replaceState(null, "", url);
+  $("class-picker").value = String(classId);
+  // Read at once, and again after the subscription is confirmed, so nothing falls between.
+  refreshNow("roster");
+  refreshNow("cells");
+  refreshNow("timeline");
+  live.follow(`class:${classId}`);
+  schedule();
+}
+
+async function loadClasses() {
+  const picker = $("class-picker");
+  const classes = [];
+  const limit = 500;
+  try {
+    for (let skip = 0; ; skip += limit) {
+      const page = await getJSON(`${API}/classes?skip=${skip}&limit=${limit}`);
+      classes.push(...page);
+      if (page.length < limit) break;
+    }
+  } catch (error) {
+    showProblem("classes", `Could not list the classes: ${error.message}`);
+  }
+  picker.replaceChildren(
+    el("option", { value: "", text: classes.length ? "Choose a class…" : "No classes yet" }),
+    ...classes.map((each) => el("option", { value: each.id, text: `${each.name} (${each.class_code})` })),
+  );
+  const wanted = Number(new URLSearchParams(location.search).get("class_id"));
+  if (Number.isInteger(wanted) && wanted > 0) {
+    if (!classes.some((each) => each.id === wanted)) {
+      picker.append(el("option", { value: wanted, text: `class ${wanted}` }));
+    }
+    openClass(wanted);
+  } else if (classes.length === 1) {
+    openClass(classes[0].id);
+  } else {
+    $("roster-empty").hidden = false;
+    setText($("roster-empty"), classes.length ? "Choose a class to watch." : "Create a class first (POST /api/v1/classes).");
+  }
+}
+
+$("class-picker").addEventListener("change", (event) => {
+  const classId = Number(event.target.value);
+  if (classId > 0) openClass(classId);
+});
+
+for (const button of document.querySelectorAll("#state-filters button")) {
+  button.addEventListener("click", () => {
+    state.filter = button.dataset.filter;
+    for (const other of document.querySelectorAll("#state-filters button")) {
+      other.setAttribute("aria-pressed", String(other === button));
+    }
+    pending.order = true;
+    schedule();
+  });
+}
+
+$("search").addEventListener("input", (event) => {
+  state.search = event.target.value.trim().toLowerCase();
+  pending.order = true;
+  schedule();
+});
+
+$("sort").addEventListener("change", (event) => {
+  state.sort = event.target.value;
+  pending.order = true;
+  schedule();
+});
+
+$("density").addEventListener("click", () => {
+  const compact = document.body.classList.toggle("compact");
+  $("density").setAttribute("aria-pressed", String(compact));
+});
+
+loadClasses();

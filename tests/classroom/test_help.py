@@ -1,0 +1,101 @@
+"""POST /api/v1/progress/classes/{cid}/help/{sid}/resolve: an instructor closes a request."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import orjson
+from fastapi import FastAPI
+
+from cellmon.core.bus import MessageBus
+from cellmon.live.messages import LiveMessage
+from tests.classroom.seed import Seeder, ago, database
+
+
+async def test_resolving_clears_help_and_tells_every_view(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async with database(app).sessions() as session:
+        seed = Seeder(session)
+        klass = await seed.klass()
+        second = await seed.klass("Lab", "LAB")
+        student = await seed.student(
+            "ann@example.com", klass, second, help_requested_at=ago(minutes=3)
+        )
+        await session.commit()
+    bus: MessageBus = app.state.backends.bus
+    listener = bus.listen()
+    received = asyncio.ensure_future(anext(listener))
+    await asyncio.sleep(0)  # let the listener register before anything is published
+
+    response = await client.post(f"/api/v1/progress/classes/{klass.id}/help/{student.id}/resolve")
+
+    assert response.status_code == 200
+    assert response.json()["help_active"] is False
+    assert response.json()["was_active"] is True
+    message = LiveMessage.decode(await asyncio.wait_for(received, 5))
+    await listener.aclose()
+    assert message.type == "help_request"
+    assert set(message.channels) == {
+        f"progress:{student.id}",
+        f"class:{klass.id}",
+        f"class:{second.id}",
+    }
+    assert message.data["student_id"] == student.id
+    assert message.data["active"] is False
+    roster = (await client.get(f"/api/v1/progress/classes/{klass.id}")).json()
+    assert roster["students"][0]["state"] != "help"
+    assert roster["students"][0]["help_requested_at"] is None
+    assert roster["totals"]["help"] == 0
+
+
+async def test_resolving_twice_is_harmless_and_publishes_nothing_more(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async with database(app).sessions() as session:
+        seed = Seeder(session)
+        klass = await seed.klass()
+        student = await seed.student("ann@example.com", klass, help_requested_at=ago(minutes=3))
+        await session.commit()
+    url = f"/api/v1/progress/classes/{klass.id}/help/{student.id}/resolve"
+    await client.post(url)
+    bus: MessageBus = app.state.backends.bus
+    listener = bus.listen()
+    received = asyncio.ensure_future(anext(listener))
+    await asyncio.sleep(0)
+
+    again = await client.post(url)
+    # A marker published after the second answer arrives first only if the answer published nothing.
+    await bus.publish([orjson.dumps({"marker": True})])
+
+    assert again.status_code == 200
+    assert again.json()["was_active"] is False
+    assert orjson.loads(await asyncio.wait_for(received, 5)) == {"marker": True}
+    await listener.aclose()
+
+
+async def test_resolving_needs_an_enrolled_student_of_an_existing_class(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async with database(app).sessions() as session:
+        seed = Seeder(session)
+        klass = await seed.klass()
+        other = await seed.klass("Other", "OTHER")
+        outsider = await seed.student("zed@example.com", other, help_requested_at=ago(minutes=1))
+        await session.commit()
+
+    not_enrolled = await client.post(
+        f"/api/v1/progress/classes/{klass.id}/help/{outsider.id}/resolve"
+    )
+    no_class = await client.post(f"/api/v1/progress/classes/999/help/{outsider.id}/resolve")
+    bad_id = await client.post(f"/api/v1/progress/classes/{klass.id}/help/zero/resolve")
+
+    assert not_enrolled.status_code == 404
+    assert not_enrolled.json() == {
+        "detail": f"student {outsider.id} is not enrolled in class {klass.id}"
+    }
+    assert no_class.status_code == 404
+    assert bad_id.status_code == 422
+    roster = (await client.get(f"/api/v1/progress/classes/{other.id}")).json()
+    assert roster["students"][0]["state"] == "help"
