@@ -17,6 +17,8 @@ from cellmon.core.settings import Settings, load_settings
 from cellmon.dashboard.router import router as dashboard_router
 from cellmon.events.router import router as events_router
 from cellmon.health.router import router as health_router
+from cellmon.live.hub import LiveHub
+from cellmon.live.router import api_router as live_api_router
 from cellmon.live.router import router as live_router
 from cellmon.notebooks.router import router as notebooks_router
 from cellmon.progress.router import router as progress_router
@@ -30,6 +32,9 @@ LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 API_DESCRIPTION = """
 Collects the cell executions that students' JupyterLab posts, records them, streams them live
 to instructors over `/ws`, and runs classes, assignments and submissions.
+
+The `/ws` protocol (channels, actions, limits, close codes) is described under
+`GET /api/v1/live/protocol`.
 """
 
 
@@ -41,8 +46,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(database.dispose)
         backends = build_backends(settings, database)
         await backends.start(stack)
+        # Started after the bus it listens to and stopped before it (the stack is LIFO).
+        hub = LiveHub(backends.bus, queue_size=settings.CELLMON_WS_SEND_QUEUE)
+        await hub.start()
+        stack.push_async_callback(hub.stop)
         app.state.database = database
         app.state.backends = backends
+        app.state.hub = hub
         yield
 
 
@@ -66,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notebooks_router,
         progress_router,
         testevents_router,
+        live_api_router,
     ):
         app.include_router(router, prefix=api)
     app.include_router(live_router)

@@ -6,11 +6,35 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from cellmon.core.errors import ConfigError
 from cellmon.core.logging import configure_logging
 from cellmon.core.preflight import check_services
 from cellmon.core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from uvicorn import Config
+
+
+def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> Config:
+    """How uvicorn serves cellmon; the tests' live server uses it too."""
+    from uvicorn import Config
+
+    from cellmon.live.service import MAX_CLIENT_MESSAGE_BYTES
+
+    return Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
+        ws_ping_interval=settings.CELLMON_WS_PING_INTERVAL,
+        ws_ping_timeout=settings.CELLMON_WS_PING_TIMEOUT,
+        ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
+    )
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -19,14 +43,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     from cellmon.app import create_app
 
     asyncio.run(check_services(settings))
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.CELLMON_HOST,
-        port=args.port or settings.CELLMON_PORT,
-        log_config=None,
-        proxy_headers=True,
-        timeout_graceful_shutdown=30,
-    )
+    host = args.host or settings.CELLMON_HOST
+    port = args.port or settings.CELLMON_PORT
+    uvicorn.Server(server_config(create_app(settings), settings, host, port)).run()
 
 
 def _db(settings: Settings, args: argparse.Namespace) -> None:

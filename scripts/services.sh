@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start (installing where needed) the services the test suite uses on this machine:
-# PostgreSQL and Redis on their usual ports.
+# PostgreSQL, Redis and InfluxDB 1.x on their usual ports (InfluxDB's data under
+# ${CELLMON_SERVICES_DIR:-$HOME/.cache/cellmon-services}, outside the git checkout, so that a
+# fresh clone reuses a server that already runs).
 #   scripts/services.sh up      start what is not running
 set -euo pipefail
 
@@ -20,10 +22,33 @@ redis_up() {
   echo "Redis did not start" >&2; return 1
 }
 
+influx_ping() {
+  curl -fs -o /dev/null --max-time 2 http://127.0.0.1:8086/ping
+}
+
+influxdb_up() {
+  if ! command -v influxd >/dev/null 2>&1; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y influxdb
+  fi
+  if ! influx_ping; then
+    local home="${CELLMON_SERVICES_DIR:-$HOME/.cache/cellmon-services}/influxdb"
+    mkdir -p "$home"
+    INFLUXDB_META_DIR="$home/meta" INFLUXDB_DATA_DIR="$home/data" \
+      INFLUXDB_DATA_WAL_DIR="$home/wal" \
+      setsid nohup influxd -config "$(cd "$(dirname "$0")" && pwd)/influxdb.conf" \
+      >>"$home/influxd.log" 2>&1 </dev/null &
+  fi
+  for _ in $(seq 30); do influx_ping && return 0; sleep 1; done
+  echo "InfluxDB did not start (see its log under ${CELLMON_SERVICES_DIR:-$HOME/.cache/cellmon-services}/influxdb)" >&2
+  return 1
+}
+
 case "${1:-up}" in
   up)
     postgres_up
     redis_up
+    influxdb_up
     ;;
   *) echo "usage: $0 up" >&2; exit 2 ;;
 esac

@@ -8,18 +8,23 @@ migrated PostgreSQL database with every table emptied.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
+import socket
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from cellmon.app import create_app
+from cellmon.cli import server_config
 from cellmon.core.settings import Settings
 from cellmon.db import (
     migrate,
@@ -27,6 +32,7 @@ from cellmon.db import (
 )
 from cellmon.db.base import Base
 from tests.services import (
+    INFLUXDB_URL,
     make_settings,
     postgres_overrides,
     postgres_url,
@@ -143,8 +149,61 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
+def influxdb_database() -> Iterator[str]:
+    """A database of its own on the test InfluxDB (1.x API), dropped afterwards."""
+    name = unique_name("cellmon_test")
+    try:
+        httpx.get(f"{INFLUXDB_URL}/ping", timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:
+        service_missing("InfluxDB", f"{INFLUXDB_URL}: {exc}")
+    httpx.post(f"{INFLUXDB_URL}/query", data={"q": f'CREATE DATABASE "{name}"'}).raise_for_status()
+    try:
+        yield name
+    finally:
+        httpx.post(f"{INFLUXDB_URL}/query", data={"q": f'DROP DATABASE "{name}"'})
+
+
+@pytest.fixture
 def artifacts_dir() -> Path:
     """Where tests leave files for people to look at (screenshots, logs)."""
     path = Path(__file__).resolve().parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+class _TestServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Ctrl-C must stop pytest, not only this server.
+        yield
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    app: FastAPI
+    base_url: str  # http://127.0.0.1:PORT
+    ws_url: str  # ws://127.0.0.1:PORT/ws
+
+
+@pytest.fixture
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """The real app under uvicorn on a free port, in the test's event loop (so async tests
+    only: a test that blocks the loop freezes the server). Runs on both databases."""
+    application = create_app(settings)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = _TestServer(server_config(application, settings, "127.0.0.1", port))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        async with asyncio.timeout(30):
+            while not server.started:
+                if serving.done():
+                    serving.result()
+                    pytest.fail("the live server stopped during start-up")
+                await asyncio.sleep(0.01)
+        yield LiveServer(application, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws")
+    finally:
+        server.should_exit = True
+        await serving
+        listener.close()

@@ -23,6 +23,7 @@ POSTGRES_USER = os.environ.get("CELLMON_TEST_POSTGRES_USER", "postgres")
 POSTGRES_PASSWORD = os.environ.get("CELLMON_TEST_POSTGRES_PASSWORD", "")
 REDIS_HOST = os.environ.get("CELLMON_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("CELLMON_TEST_REDIS_PORT", "6379"))
+INFLUXDB_URL = os.environ.get("CELLMON_TEST_INFLUXDB_URL", "http://127.0.0.1:8086")
 
 
 def service_missing(service: str, reason: object) -> NoReturn:
@@ -68,3 +69,28 @@ def postgres_overrides(database: str) -> dict[str, Any]:
         "POSTGRES_PASSWORD": POSTGRES_PASSWORD,
         "POSTGRES_DB": database,
     }
+
+
+def influxdb_overrides(database: str, api_version: int = 1) -> dict[str, Any]:
+    """Settings that send the time series to the test InfluxDB, retrying quickly."""
+    return {
+        "INFLUXDB_URL": INFLUXDB_URL,
+        "INFLUXDB_API_VERSION": api_version,
+        "INFLUXDB_BUCKET": database,
+        "CELLMON_INFLUXDB_RETRY_SECONDS": 0.01,
+        "CELLMON_INFLUXDB_PENDING_INTERVAL_SECONDS": 0.05,
+        "CELLMON_INFLUXDB_PENDING_MAX_SECONDS": 0.2,
+    }
+
+
+async def influxql(database: str, query: str) -> list[dict[str, Any]]:
+    """Run InfluxQL on the test InfluxDB; the series of the first statement (times in ns)."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=INFLUXDB_URL, timeout=10) as client:
+        response = await client.post("/query", data={"db": database, "q": query, "epoch": "ns"})
+    response.raise_for_status()
+    result = response.json()["results"][0]
+    assert "error" not in result, result["error"]
+    series: list[dict[str, Any]] = result.get("series", [])
+    return series

@@ -36,12 +36,22 @@ def build_queue(settings: Settings, database: Database) -> MessageQueue:
 
 
 def build_bus(settings: Settings) -> MessageBus:
+    if settings.uses_redis:
+        from cellmon.core.bus.redis_pubsub import RedisPubSubBus, bus_channel
+
+        return RedisPubSubBus(settings.redis_url, bus_channel(settings.CELLMON_REDIS_PREFIX))
+
     from cellmon.core.bus.in_process import InProcessBus
 
     return InProcessBus()
 
 
 def build_timeseries(settings: Settings, database: Database) -> TimeSeriesSink:
+    if settings.uses_influxdb:
+        from cellmon.core.timeseries.influx import InfluxSink
+
+        return InfluxSink.from_settings(settings, database)
+
     from cellmon.core.timeseries.sql import SqlSink
 
     return SqlSink(database)

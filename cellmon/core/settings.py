@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     # On InfluxDB 2.x the bucket; on 1.x (INFLUXDB_API_VERSION=1) the database name.
     INFLUXDB_BUCKET: str = "progress_bucket"
     INFLUXDB_API_VERSION: Literal[1, 2] = 2
+    # Lines per write request; each request is tried 3 times, the waits doubling from
+    # CELLMON_INFLUXDB_RETRY_SECONDS. What still fails is kept in the database and retried
+    # every CELLMON_INFLUXDB_PENDING_INTERVAL_SECONDS, backing off up to ..._PENDING_MAX_SECONDS.
+    CELLMON_INFLUXDB_BATCH_LINES: int = Field(default=5000, ge=1)
+    CELLMON_INFLUXDB_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    CELLMON_INFLUXDB_RETRY_SECONDS: float = Field(default=0.5, ge=0)
+    CELLMON_INFLUXDB_PENDING_INTERVAL_SECONDS: float = Field(default=5.0, gt=0)
+    CELLMON_INFLUXDB_PENDING_MAX_SECONDS: float = Field(default=300.0, gt=0)
 
     # Redis carries the work queue and the pub/sub bus when REDIS_HOST is set; otherwise both
     # are embedded (a queue table in the SQL database, an in-process bus).
@@ -66,6 +74,17 @@ class Settings(BaseSettings):
     CELLMON_MAX_EVENTS_PER_REQUEST: int = Field(default=1000, ge=1)
     CELLMON_MAX_BODY_BYTES: int = Field(default=10 * 1024 * 1024, ge=1024)
     CELLMON_MAX_FIELD_BYTES: int = Field(default=64 * 1024, ge=256)
+
+    # Live updates over /ws (documented in docs/operations.md).
+    CELLMON_WS_MAX_CHANNELS: int = Field(default=1000, ge=1)
+    # Messages waiting for one slow client before it is dropped (close code 4008).
+    CELLMON_WS_SEND_QUEUE: int = Field(default=1000, ge=1)
+    # WebSocket ping frames from the server; a client that does not answer is disconnected.
+    CELLMON_WS_PING_INTERVAL: float = Field(default=20.0, gt=0)
+    CELLMON_WS_PING_TIMEOUT: float = Field(default=20.0, gt=0)
+
+    # How long the test-event API keeps what it is sent.
+    CELLMON_TEST_EVENTS_RETENTION_SECONDS: int = Field(default=600, ge=1)
 
     # Run a queue worker inside the API process. Unset: yes when the queue is embedded.
     CELLMON_RUN_WORKER_IN_SERVER: bool | None = None

@@ -25,11 +25,18 @@ class InProcessBus(MessageBus):
                     listener.get_nowait()
                 listener.put_nowait(message)
 
-    async def listen(self) -> AsyncIterator[bytes]:
+    def listen(self) -> AsyncIterator[bytes]:
+        # Registered at the call, not at the first iteration: whatever is published after
+        # listen() returns is delivered, so a caller knows when it is listening.
         listener: asyncio.Queue[bytes | object] = asyncio.Queue(LISTENER_BUFFER)
+        if self._closed:
+            listener.put_nowait(_CLOSED)
         self._listeners.add(listener)
+        return self._drain(listener)
+
+    async def _drain(self, listener: asyncio.Queue[bytes | object]) -> AsyncIterator[bytes]:
         try:
-            while not self._closed:
+            while True:
                 message = await listener.get()
                 if message is _CLOSED:
                     return

@@ -46,8 +46,16 @@ class TimeSeriesSink(ABC):
         end: datetime,
         interval_seconds: int,
         tag_filters: Mapping[str, Sequence[str]],
+        field_filters: Mapping[str, FieldValue] | None = None,
     ) -> list[CountBucket]:
-        """Points per interval in [start, end) whose tags take one of the given values."""
+        """Points per interval in [start, end) whose tags take one of the given values.
+
+        `field_filters` keeps the points whose fields equal the given values (e.g. errors:
+        `{"success": False}`). Intervals are aligned on the epoch (a 60 s interval starts on
+        the minute); the buckets come in time order, and intervals without points are left out.
+        On InfluxDB a point is counted by its fields: exactly, as long as one field is on every
+        point counted (always the case with a field filter).
+        """
 
     @abstractmethod
     async def ping(self) -> None:

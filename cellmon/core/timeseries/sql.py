@@ -1,23 +1,61 @@
-"""The embedded time-series store: a table in the SQL database (used without InfluxDB)."""
+"""The embedded time-series store: a table in the SQL database (used without InfluxDB).
+
+It keeps InfluxDB's semantics where the rest of cellmon can see them: a point is its series
+(measurement and tags) and its timestamp, so writing it again replaces it; empty tags are left
+out; counts per interval are aligned on the epoch.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
-from cellmon.core.timeseries.base import CountBucket, Point, TimeSeriesSink
+from cellmon.core.timeseries.base import CountBucket, FieldValue, Point, TimeSeriesSink
 from cellmon.db.models import TimeSeriesPoint
 
 NS_PER_SECOND = 1_000_000_000
 
 
-def _ns(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000) * 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_ns(moment: datetime) -> int:
+    """Nanoseconds since the epoch, exactly (no float rounding)."""
+    return (moment - EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def from_ns(time_ns: int) -> datetime:
+    return EPOCH + timedelta(microseconds=time_ns // 1000)
+
+
+def series_key(measurement: str, tags: Mapping[str, str]) -> str:
+    """The series a point belongs to, as a fixed-width key (migration 0002 holds a copy)."""
+    canonical = [measurement, sorted((key, value) for key, value in tags.items() if key and value)]
+    text = json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _field_equals(name: str, value: FieldValue) -> ColumnElement[bool]:
+    element = TimeSeriesPoint.fields[name]
+    comparison: ColumnElement[bool]
+    if isinstance(value, bool):
+        comparison = element.as_boolean() == value
+    elif isinstance(value, int):
+        comparison = element.as_integer() == value
+    elif isinstance(value, float):
+        comparison = element.as_float() == value
+    else:
+        comparison = element.as_string() == value
+    return comparison
 
 
 class SqlSink(TimeSeriesSink):
@@ -27,26 +65,27 @@ class SqlSink(TimeSeriesSink):
     async def write(self, points: Sequence[Point]) -> None:
         if not points:
             return
-        rows = [
-            {
+        # The last copy of a point within one batch wins, as it would in InfluxDB.
+        rows: dict[tuple[str, int], dict[str, Any]] = {}
+        for point in points:
+            tags = {key: value for key, value in point.tags.items() if key and value}
+            key = series_key(point.measurement, tags)
+            rows[(key, point.time_ns)] = {
                 "measurement": point.measurement,
+                "series_key": key,
                 "time_ns": point.time_ns,
-                "tags": dict(point.tags),
+                "tags": tags,
                 "fields": dict(point.fields),
             }
-            for point in points
-        ]
+        dialect = postgresql if not self._database.is_sqlite else sqlite
+        statement = dialect.insert(TimeSeriesPoint)
+        statement = statement.on_conflict_do_update(
+            index_elements=[TimeSeriesPoint.series_key, TimeSeriesPoint.time_ns],
+            set_={"tags": statement.excluded.tags, "fields": statement.excluded.fields},
+        )
         try:
             async with self._database.sessions.begin() as session:
-                # A point rewritten (a redelivered event) replaces the earlier copy, as
-                # InfluxDB does for the same series and timestamp.
-                keys = {(point.measurement, point.time_ns) for point in points}
-                await session.execute(
-                    delete(TimeSeriesPoint).where(
-                        tuple_(TimeSeriesPoint.measurement, TimeSeriesPoint.time_ns).in_(keys)
-                    )
-                )
-                await session.execute(insert(TimeSeriesPoint), rows)
+                await session.execute(statement, list(rows.values()))
         except SQLAlchemyError as exc:
             raise BackendUnavailable(f"time-series table: {exc}") from exc
 
@@ -57,24 +96,31 @@ class SqlSink(TimeSeriesSink):
         end: datetime,
         interval_seconds: int,
         tag_filters: Mapping[str, Sequence[str]],
+        field_filters: Mapping[str, FieldValue] | None = None,
     ) -> list[CountBucket]:
         width = interval_seconds * NS_PER_SECOND
-        start_ns = _ns(start) - _ns(start) % width
-        statement = select(TimeSeriesPoint.time_ns, TimeSeriesPoint.tags).where(
+        bucket = (TimeSeriesPoint.time_ns - TimeSeriesPoint.time_ns % width).label("bucket")
+        conditions: list[ColumnElement[bool]] = [
             TimeSeriesPoint.measurement == measurement,
-            TimeSeriesPoint.time_ns >= start_ns,
-            TimeSeriesPoint.time_ns < _ns(end),
-        )
-        counts: dict[int, int] = {}
-        async with self._database.sessions() as session:
-            for time_ns, tags in (await session.execute(statement)).all():
-                if all(tags.get(key) in values for key, values in tag_filters.items()):
-                    bucket = time_ns - time_ns % width
-                    counts[bucket] = counts.get(bucket, 0) + 1
-        return [
-            CountBucket(datetime.fromtimestamp(bucket / NS_PER_SECOND, UTC), counts[bucket])
-            for bucket in sorted(counts)
+            TimeSeriesPoint.time_ns >= to_ns(start),
+            TimeSeriesPoint.time_ns < to_ns(end),
         ]
+        for name, values in tag_filters.items():
+            tag = TimeSeriesPoint.tags[name].as_string()
+            matches = tag.in_([value for value in values if value])
+            # A missing tag is the same as an empty one, as in InfluxDB.
+            conditions.append(or_(matches, tag.is_(None)) if "" in values else matches)
+        for name, value in (field_filters or {}).items():
+            conditions.append(_field_equals(name, value))
+        statement = (
+            select(bucket, func.count()).where(*conditions).group_by(bucket).order_by(bucket)
+        )
+        try:
+            async with self._database.sessions() as session:
+                result = (await session.execute(statement)).all()
+        except SQLAlchemyError as exc:
+            raise BackendUnavailable(f"time-series table: {exc}") from exc
+        return [CountBucket(from_ns(start_ns), count) for start_ns, count in result]
 
     async def ping(self) -> None:
         try:

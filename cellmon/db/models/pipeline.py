@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cellmon.db.base import Base, BigIntId, JSONType, UTCDateTime, utcnow
@@ -44,10 +44,16 @@ class TimeSeriesPoint(Base):
     """A time-series point kept in the SQL database when no InfluxDB is configured."""
 
     __tablename__ = "timeseries_points"
-    __table_args__ = (Index("ix_timeseries_points_measurement_time", "measurement", "time_ns"),)
+    __table_args__ = (
+        Index("ix_timeseries_points_measurement_time", "measurement", "time_ns"),
+        # A point is its series and its timestamp, as in InfluxDB: writing it again replaces it.
+        UniqueConstraint("series_key", "time_ns"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     measurement: Mapped[str] = mapped_column(String(64))
+    # SHA-256 (hex) of the measurement and the sorted tags: the series, in a fixed width.
+    series_key: Mapped[str] = mapped_column(String(64))
     time_ns: Mapped[int] = mapped_column(BigInteger)
     tags: Mapped[dict[str, str]] = mapped_column(JSONType)
     fields: Mapped[dict[str, object]] = mapped_column(JSONType)
@@ -64,6 +70,8 @@ class PendingTimeSeriesWrite(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # When the retry task tries this row next (pushed back after each failure).
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class TestEvent(Base):

@@ -1,0 +1,274 @@
+"""The hub: one bus listener per process, fanning live messages out to /ws subscribers.
+
+Each bus message is decoded once; for each of its channels that has subscribers here, the
+client-facing frame is serialized once and the same string is queued for every subscriber.
+A subscriber owns a bounded queue and one sender task, so a slow client only ever fills its
+own queue; when that is full the client is told and dropped, and the others never wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from cellmon.core.bus import MessageBus
+from cellmon.core.errors import BackendUnavailable
+from cellmon.live.messages import LiveMessage
+
+logger = logging.getLogger(__name__)
+
+# Close codes (RFC 6455 section 7.4; 4000-4999 are the application's own).
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_GOING_AWAY = 1001
+
+# How long a dropped or departing client gets to take its last messages.
+CLOSE_TIMEOUT_SECONDS = 5.0
+# How long start() waits to see its own probe come back through the bus.
+READY_TIMEOUT_SECONDS = 10.0
+LISTENER_RESTART_SECONDS = 1.0
+
+# Published by a starting hub on no channel: when it comes back, this process is listening.
+HUB_PROBE = "hub_probe"
+
+SendText = Callable[[str], Awaitable[None]]
+CloseSocket = Callable[[int, str], Awaitable[None]]
+
+
+def encode_frame(payload: dict[str, Any]) -> str:
+    return orjson.dumps(payload, option=orjson.OPT_UTC_Z).decode()
+
+
+def channel_frame(message: LiveMessage, channel: str) -> str:
+    return encode_frame(
+        {
+            "type": message.type,
+            "channel": channel,
+            "data": message.data,
+            "sent_at": message.sent_at,
+        }
+    )
+
+
+class Subscriber:
+    """The outgoing side of one connection: a bounded queue and the task that drains it."""
+
+    __slots__ = ("_close", "_closer", "_queue", "_send", "_sender", "channels", "closed")
+
+    def __init__(self, send: SendText, close: CloseSocket, queue_size: int) -> None:
+        self._send = send
+        self._close = close
+        self._queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
+        self._sender = asyncio.create_task(self._send_all())
+        self._closer: asyncio.Task[None] | None = None
+        self.channels: set[str] = set()
+        self.closed = False
+
+    def offer(self, frame: str) -> bool:
+        """Queue a frame without waiting; False when the queue is full."""
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def _send_all(self) -> None:
+        try:
+            while True:
+                frame = await self._queue.get()
+                await self._send(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The connection is gone; its receive loop sees the disconnect and cleans up.
+            self.closed = True
+
+    def abort(self, code: int, reason: str, last_frame: str | None) -> None:
+        """Stop sending what is queued; send `last_frame` and close, best effort."""
+        if self._closer is not None:
+            return
+        self.closed = True
+        self._sender.cancel()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._closer = asyncio.create_task(self._say_goodbye(code, reason, last_frame))
+
+    async def _say_goodbye(self, code: int, reason: str, last_frame: str | None) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+                # The cancelled sender must be off the socket before anything else is sent.
+                await asyncio.wait({self._sender})
+                if last_frame is not None:
+                    await self._send(last_frame)
+                await self._close(code, reason)
+
+    async def finish(self) -> None:
+        """End the sender, and let a goodbye in progress end (it is time-bounded)."""
+        self.closed = True
+        self._sender.cancel()
+        tasks = [self._sender] if self._closer is None else [self._sender, self._closer]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class LiveHub:
+    def __init__(self, bus: MessageBus, *, queue_size: int) -> None:
+        self.bus = bus
+        self.queue_size = queue_size
+        self._channels: dict[str, set[Subscriber]] = {}
+        self._subscribers: set[Subscriber] = set()
+        self._listener: asyncio.Task[None] | None = None
+        self._probe_token = uuid.uuid4().hex
+        self._ready = asyncio.Event()
+        # Counters for operators and benchmarks.
+        self.delivered = 0
+        self.dropped = 0
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen to the bus, and return once a message published now would be received."""
+        self._listener = asyncio.create_task(self._listen(self.bus.listen()))
+        probe = LiveMessage(type=HUB_PROBE, channels=(), data={"token": self._probe_token})
+        delay = 0.02
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+                while not self._ready.is_set():
+                    with contextlib.suppress(BackendUnavailable):
+                        await self.bus.publish([probe.encode()])
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._ready.wait(), delay)
+                    delay = min(delay * 2, 1.0)
+        except TimeoutError:
+            logger.warning(
+                "live hub started without hearing back from the bus within %.0f s; "
+                "it keeps listening",
+                READY_TIMEOUT_SECONDS,
+            )
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+        subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            self._forget(subscriber)
+            subscriber.abort(CLOSE_GOING_AWAY, "server shutting down", None)
+        await asyncio.gather(*(s.finish() for s in subscribers), return_exceptions=True)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    async def _listen(self, messages: AsyncIterator[bytes]) -> None:
+        while True:
+            try:
+                async for raw in messages:
+                    self._receive(raw)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("live hub listener failed; listening again")
+                await asyncio.sleep(LISTENER_RESTART_SECONDS)
+                messages = self.bus.listen()
+
+    def _receive(self, raw: bytes) -> None:
+        try:
+            message = LiveMessage.decode(raw)
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("undecodable live message skipped: %s", exc)
+            return
+        if message.type == HUB_PROBE:
+            if message.data.get("token") == self._probe_token:
+                self._ready.set()
+            return
+        self.deliver(message)
+
+    # -- fan-out ----------------------------------------------------------------------------
+
+    def deliver(self, message: LiveMessage) -> int:
+        """Queue the message for every local subscriber of its channels; how many got it."""
+        handed = 0
+        for channel in message.channels:
+            subscribers = self._channels.get(channel)
+            if not subscribers:
+                continue
+            frame = channel_frame(message, channel)
+            for subscriber in tuple(subscribers):
+                if subscriber.offer(frame):
+                    handed += 1
+                else:
+                    self._drop_slow(subscriber)
+        self.delivered += handed
+        return handed
+
+    def reply(self, subscriber: Subscriber, payload: dict[str, Any]) -> None:
+        """Queue a reply to one client, behind what it already has queued."""
+        if subscriber.closed:
+            return
+        if not subscriber.offer(encode_frame(payload)):
+            self._drop_slow(subscriber)
+
+    def _drop_slow(self, subscriber: Subscriber) -> None:
+        self.dropped += 1
+        self._forget(subscriber)
+        logger.info("dropped a live subscriber that could not keep up")
+        subscriber.abort(
+            CLOSE_SLOW_CONSUMER,
+            "too slow",
+            encode_frame(
+                {
+                    "type": "error",
+                    "message": (
+                        f"more than {self.queue_size} messages waiting for this client; "
+                        "disconnecting (close code 4008), reconnect and subscribe again"
+                    ),
+                    "sent_at": datetime.now(UTC),
+                }
+            ),
+        )
+
+    # -- connections and subscriptions ------------------------------------------------------
+
+    def connect(self, send: SendText, close: CloseSocket) -> Subscriber:
+        subscriber = Subscriber(send, close, self.queue_size)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    async def disconnect(self, subscriber: Subscriber) -> None:
+        self._forget(subscriber)
+        await subscriber.finish()
+
+    def _forget(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+        self.unsubscribe(subscriber, tuple(subscriber.channels))
+
+    def subscribe(self, subscriber: Subscriber, channels: Iterable[str]) -> None:
+        if subscriber.closed:
+            return
+        for channel in channels:
+            self._channels.setdefault(channel, set()).add(subscriber)
+            subscriber.channels.add(channel)
+
+    def unsubscribe(self, subscriber: Subscriber, channels: Iterable[str]) -> None:
+        for channel in channels:
+            subscriber.channels.discard(channel)
+            subscribers = self._channels.get(channel)
+            if subscribers is None:
+                continue
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del self._channels[channel]
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def subscribers_of(self, channel: str) -> int:
+        return len(self._channels.get(channel, ()))

@@ -1,0 +1,72 @@
+"""Helpers of the /ws tests: a JSON client, and rows the channels refer to."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from websockets.asyncio.client import ClientConnection
+
+from cellmon.core.bus import MessageBus
+from cellmon.core.database import Database
+from cellmon.db.models.classes import Class
+from cellmon.db.models.students import Student
+from cellmon.live.hub import LiveHub
+from cellmon.live.messages import LiveMessage
+
+RECEIVE_TIMEOUT_SECONDS = 10
+
+
+async def send(ws: ClientConnection, payload: dict[str, Any]) -> None:
+    await ws.send(orjson.dumps(payload).decode())
+
+
+async def receive(ws: ClientConnection) -> dict[str, Any]:
+    frame = await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT_SECONDS)
+    payload: dict[str, Any] = orjson.loads(frame)
+    return payload
+
+
+async def request(ws: ClientConnection, payload: dict[str, Any]) -> dict[str, Any]:
+    await send(ws, payload)
+    return await receive(ws)
+
+
+async def add_student(app: FastAPI, email: str) -> int:
+    database: Database = app.state.database
+    async with database.sessions() as session:
+        student = Student(email=email, name=email.split("@")[0])
+        session.add(student)
+        await session.commit()
+        return student.id
+
+
+async def add_class(app: FastAPI, code: str) -> int:
+    database: Database = app.state.database
+    async with database.sessions() as session:
+        klass = Class(name=f"Class {code}", class_code=code)
+        session.add(klass)
+        await session.commit()
+        return klass.id
+
+
+async def publish(app: FastAPI, *messages: LiveMessage) -> None:
+    bus: MessageBus = app.state.backends.bus
+    await bus.publish([message.encode() for message in messages])
+
+
+def hub_of(app: FastAPI) -> LiveHub:
+    hub: LiveHub = app.state.hub
+    return hub
+
+
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Wait until `condition()` holds (for state that changes after the socket closes)."""
+    async with asyncio.timeout(RECEIVE_TIMEOUT_SECONDS):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)
