@@ -4,8 +4,6 @@ so that the load generator's own cost stays out of the latency it measures)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 
 class HttpPool:
@@ -27,27 +25,35 @@ class HttpPool:
         for writer in self._all:
             writer.close()
 
-    @asynccontextmanager
-    async def _connection(
-        self,
-    ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        request = (
+            b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body)
+        )
         pair = await self._idle.get()
         try:
-            yield pair
+            try:
+                return await self._exchange(pair, request)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                # The server closed a keep-alive connection that sat idle: open it anew.
+                pair[1].close()
+                pair = await asyncio.open_connection("127.0.0.1", self.port)
+                self._all.append(pair[1])
+                return await self._exchange(pair, request)
         finally:
             self._idle.put_nowait(pair)
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        async with self._connection() as (reader, writer):
-            writer.write(
-                b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body)
-            )
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            return status, await reader.readexactly(length)
+    @staticmethod
+    async def _exchange(
+        pair: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes
+    ) -> tuple[int, bytes]:
+        reader, writer = pair
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await reader.readexactly(length)

@@ -35,6 +35,15 @@ REDIS_PORT = int(os.environ.get("BENCH_REDIS_PORT", "6379"))
 INFLUXDB_URL = os.environ.get("BENCH_INFLUXDB_URL", "http://127.0.0.1:8086")
 
 
+def cellmon_command(*args: str) -> list[str]:
+    """`cellmon ARGS`, or its stand-in while the settings cannot read INFLUXDB_API_VERSION."""
+    from bench.cellmon_entry import environment_is_readable
+
+    if environment_is_readable():
+        return [str(BIN / "cellmon"), *args]
+    return [sys.executable, "-m", "bench.cellmon_entry", *args]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -169,6 +178,7 @@ class Stack:
         env["CELLMON_LOG_FORMAT"] = "json"
         self.data_dir = Path(tempfile.mkdtemp(prefix="cellmon-bench-"))
         env["CELLMON_DATA_DIR"] = str(self.data_dir)
+        env["PYTHONPATH"] = str(ROOT)
         if self.mode == "production":
             assert self.influx is not None
             self.postgres_db = unique_name("cellmon_bench")
@@ -194,7 +204,7 @@ class Stack:
             )
         self.env = env
         await asyncio.to_thread(
-            subprocess.run, [str(BIN / "cellmon"), "db", "upgrade"], env=env, check=True, cwd=ROOT
+            subprocess.run, cellmon_command("db", "upgrade"), env=env, check=True, cwd=ROOT
         )
 
     async def destroy(self) -> None:
@@ -313,7 +323,7 @@ def wait_ready(url: str, process: Process, timeout: float = 60) -> None:
 def cellmon_server(stack: Stack, port: int, extra_env: dict[str, str] | None = None) -> Process:
     env = {**stack.env, **(extra_env or {})}
     process = Process(
-        "server", [str(BIN / "cellmon"), "serve", "--host", "127.0.0.1", "--port", str(port)], env
+        "server", cellmon_command("serve", "--host", "127.0.0.1", "--port", str(port)), env
     )
     wait_ready(f"http://127.0.0.1:{port}/ready", process)
     return process
@@ -321,8 +331,7 @@ def cellmon_server(stack: Stack, port: int, extra_env: dict[str, str] | None = N
 
 def cellmon_workers(stack: Stack, count: int) -> list[Process]:
     return [
-        Process(f"worker{index}", [str(BIN / "cellmon"), "worker"], stack.env)
-        for index in range(count)
+        Process(f"worker{index}", cellmon_command("worker"), stack.env) for index in range(count)
     ]
 
 
