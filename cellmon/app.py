@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -10,12 +11,13 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from cellmon.assignments.router import router as assignments_router
 from cellmon.classes.router import router as classes_router
-from cellmon.core.backends import build_backends
+from cellmon.core.backends import Backends, build_backends
 from cellmon.core.database import Database
 from cellmon.core.http import StripTrailingSlash, install_error_handlers
 from cellmon.core.settings import Settings, load_settings
 from cellmon.dashboard.router import router as dashboard_router
 from cellmon.events.router import router as events_router
+from cellmon.executions.router import router as executions_router
 from cellmon.health.router import router as health_router
 from cellmon.live.hub import LiveHub
 from cellmon.live.router import api_router as live_api_router
@@ -53,7 +55,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = database
         app.state.backends = backends
         app.state.hub = hub
+        if settings.run_worker_in_server:
+            await _start_worker(app, stack, database, backends, settings)
         yield
+
+
+async def _start_worker(
+    app: FastAPI, stack: AsyncExitStack, database: Database, backends: Backends, settings: Settings
+) -> None:
+    """A queue worker inside this process, stopped (its batch finished) before the backends."""
+    from cellmon.worker.runner import Worker
+
+    worker = Worker(database, backends, settings)
+    task = asyncio.create_task(worker.run(), name=f"worker {worker.name}")
+
+    async def stop() -> None:
+        worker.stop()
+        await task
+
+    stack.push_async_callback(stop)
+    app.state.worker = worker
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = settings.API_V1_STR
     for router in (
         events_router,
+        executions_router,
         classes_router,
         assignments_router,
         submissions_router,

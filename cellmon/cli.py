@@ -1,4 +1,4 @@
-"""The `cellmon` command line: serve, worker, db."""
+"""The `cellmon` command line: serve, worker, db, dlq."""
 
 from __future__ import annotations
 
@@ -58,6 +58,45 @@ def _db(settings: Settings, args: argparse.Namespace) -> None:
         migrate.downgrade(settings.database_url, args.revision or "base")
 
 
+def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    from cellmon.worker.runner import run_workers
+
+    asyncio.run(check_services(settings))
+    asyncio.run(run_workers(settings, concurrency=args.concurrency))
+
+
+def _dlq(settings: Settings, args: argparse.Namespace) -> None:
+    asyncio.run(check_services(settings))
+    asyncio.run(_dlq_command(settings, args))
+
+
+async def _dlq_command(settings: Settings, args: argparse.Namespace) -> None:
+    from contextlib import AsyncExitStack
+
+    from cellmon.core.backends import build_queue
+    from cellmon.core.database import Database
+    from cellmon.events import dead_letters
+
+    async with AsyncExitStack() as stack:
+        database = Database(settings)
+        stack.push_async_callback(database.dispose)
+        if args.dlq_command == "list":
+            letters = await dead_letters.list_dead_letters(database, args.limit)
+            for letter in letters:
+                print(
+                    f"{letter.id}\t{letter.failed_at.isoformat()}\t{letter.event_type}\t"
+                    f"{letter.event_id}\tattempts={letter.attempts}\t{letter.error.splitlines()[0]}"
+                )
+            print(f"{len(letters)} dead letter(s)", file=sys.stderr)
+            return
+        queue = build_queue(settings, database)
+        await queue.start()
+        stack.push_async_callback(queue.close)
+        ids = None if args.all else args.ids
+        count = await dead_letters.replay(database, queue, ids)
+        print(f"{count} dead letter(s) queued again", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cellmon", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default: CELLMON_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default: CELLMON_PORT)")
     serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="process queued events until SIGTERM / SIGINT")
+    worker.add_argument(
+        "--concurrency", type=int, default=1, help="batches processed at once in this process"
+    )
+    worker.set_defaults(handler=_worker)
+
+    dlq = commands.add_parser("dlq", help="events that kept failing (dead letters)")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_commands.add_parser("list", help="show dead letters, oldest first")
+    dlq_list.add_argument("--limit", type=int, default=100)
+    dlq_replay = dlq_commands.add_parser("replay", help="queue dead letters again, remove them")
+    which = dlq_replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", dest="ids", type=int, action="append", help="a dead letter's id")
+    which.add_argument("--all", action="store_true", help="every dead letter")
+    dlq.set_defaults(handler=_dlq)
 
     db = commands.add_parser("db", help="database migrations")
     db.add_argument("db_command", choices=["upgrade", "downgrade"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 
 from cellmon.core.bus import MessageBus
 from cellmon.core.database import Database
@@ -30,9 +31,17 @@ class Backends:
 
 
 def build_queue(settings: Settings, database: Database) -> MessageQueue:
+    lease = timedelta(seconds=settings.CELLMON_QUEUE_LEASE_SECONDS)
+    if settings.uses_redis:
+        from cellmon.core.queue.redis_stream import RedisStreamQueue
+
+        return RedisStreamQueue(
+            settings.redis_url, prefix=settings.CELLMON_REDIS_PREFIX, lease=lease
+        )
+
     from cellmon.core.queue.table import TableQueue
 
-    return TableQueue(database)
+    return TableQueue(database, lease=lease)
 
 
 def build_bus(settings: Settings) -> MessageBus:

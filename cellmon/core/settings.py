@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     # Run a queue worker inside the API process. Unset: yes when the queue is embedded.
     CELLMON_RUN_WORKER_IN_SERVER: bool | None = None
     CELLMON_WORKER_BATCH_SIZE: int = Field(default=500, ge=1)
+    # Attempts at an event whose handler fails before it goes to the dead letters, and the
+    # first back-off between them (doubled at each attempt).
+    CELLMON_WORKER_MAX_ATTEMPTS: int = Field(default=3, ge=1)
+    CELLMON_WORKER_RETRY_BASE_SECONDS: float = Field(default=0.1, ge=0)
+    # A claimed queue entry not acknowledged for this long is delivered to another worker.
+    CELLMON_QUEUE_LEASE_SECONDS: float = Field(default=60, gt=0)
 
     @field_validator("BACKEND_CORS_ORIGINS", mode="before")
     @classmethod

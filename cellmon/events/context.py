@@ -1,0 +1,47 @@
+"""What a handler receives: the batch's open transaction and the identities already resolved."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellmon.events.schemas import IngestEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A live message about one student, sent to their channels once the batch is committed."""
+
+    type: str
+    student_id: int
+    data: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class BatchContext:
+    """One batch of events being recorded in one transaction.
+
+    Every event's student, session (when it has a `sessionId`) and notebook exist already and
+    are mapped here by the event's e-mail, client session id and notebook path.
+    """
+
+    session: AsyncSession
+    dialect: str
+    students: Mapping[str, int]
+    sessions: Mapping[str, int]
+    notebooks: Mapping[str, int]
+    notifications: list[Notification] = field(default_factory=list)
+
+    def notify(self, type_: str, student_id: int, data: Mapping[str, Any]) -> None:
+        self.notifications.append(Notification(type_, student_id, data))
+
+    def session_id(self, event: IngestEvent) -> int | None:
+        return self.sessions.get(event.session_id) if event.session_id else None
+
+
+# A handler records a group of events of its type (in the order they happened) with as few
+# statements as it can; it raises to fail the batch, which is then retried.
+EventHandler = Callable[[BatchContext, Sequence[IngestEvent]], Awaitable[None]]

@@ -1,0 +1,315 @@
+"""The built-in handlers: what each kind of event becomes in the database.
+
+All of them work on a whole group of events at once (see events/repository.py). Before any
+handler runs, `open_batch` has created or updated every student, session and notebook the
+batch mentions, the help state of students included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from operator import attrgetter
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellmon.core.timeseries import Point
+from cellmon.core.timeseries.base import FieldValue
+from cellmon.events import repository
+from cellmon.events.context import BatchContext
+from cellmon.events.schemas import ACCESS_ACTIONS, EXECUTION_TYPES, IngestEvent
+from cellmon.live.messages import EXECUTION_UPDATE, HELP_REQUEST, STUCK_ALERT
+
+# A run of this many errors in a row on one cell makes a student "stuck".
+STUCK_AFTER_ERRORS = 3
+MEASUREMENT = "student_progress"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+by_time = attrgetter("event_time")
+
+
+async def open_batch(
+    session: AsyncSession, dialect: str, events: Sequence[IngestEvent]
+) -> BatchContext:
+    """Upsert the students, sessions and notebooks of a batch; the context handlers share."""
+    ordered = sorted(events, key=by_time)
+    students = await repository.upsert_students(session, dialect, _student_rows(ordered))
+    sessions = await repository.upsert_sessions(session, dialect, _session_rows(ordered, students))
+    notebooks = await repository.resolve_notebooks(
+        session, dialect, (event.notebook_path for event in events)
+    )
+    return BatchContext(session, dialect, students, sessions, notebooks)
+
+
+def _student_rows(ordered: Sequence[IngestEvent]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for event in ordered:
+        row = rows.get(event.email)
+        if row is None:
+            row = rows[event.email] = {
+                "email": event.email,
+                "name": None,
+                "team_name": None,
+                "last_activity_at": event.event_time,
+                "help_active": False,
+                "help_requested_at": None,
+                "help_last_seen_at": None,
+            }
+        if event.user_name:
+            row["name"] = event.user_name
+        if event.team_name:
+            row["team_name"] = event.team_name
+        row["last_activity_at"] = event.event_time
+        if event.event_type == "help":
+            if not row["help_active"]:
+                row["help_requested_at"] = event.event_time
+            row["help_active"] = True
+            row["help_last_seen_at"] = event.event_time
+        elif event.event_type == "help_stop":
+            row["help_active"] = False
+            row["help_requested_at"] = None
+            row["help_last_seen_at"] = event.event_time
+    return list(rows.values())
+
+
+def _session_rows(ordered: Sequence[IngestEvent], students: dict[str, int]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for event in ordered:
+        if not event.session_id:
+            continue
+        row = rows.get(event.session_id)
+        if row is None:
+            row = rows[event.session_id] = {
+                "client_session_id": event.session_id,
+                "student_id": students[event.email],
+                "started_at": event.event_time,
+                "last_seen_at": event.event_time,
+                "ended_at": None,
+            }
+        row["last_seen_at"] = event.event_time
+        if event.event_type == "session_end":
+            row["ended_at"] = event.event_time
+    return list(rows.values())
+
+
+@dataclass(slots=True)
+class _CellRun:
+    """A batch's new executions of one cell by one student, summed in time order."""
+
+    notebook_id: int
+    executions: int = 0
+    errors: int = 0
+    trailing_errors: int = 0
+    last: IngestEvent | None = None
+
+
+async def record_executions(context: BatchContext, events: Sequence[IngestEvent]) -> None:
+    """cell_executions rows; for the new ones, cell totals, error streaks, live messages."""
+    session, dialect = context.session, context.dialect
+    wanted_cells = {
+        (context.notebooks[event.notebook_path], event.cell_id): {
+            "cell_index": event.cell_index,
+            "cell_type": event.cell_type,
+        }
+        for event in events
+        if event.cell_id
+    }
+    cells = await repository.resolve_cells(session, dialect, wanted_cells)
+
+    def cell_of(event: IngestEvent) -> int | None:
+        if not event.cell_id:
+            return None
+        return cells[(context.notebooks[event.notebook_path], event.cell_id)]
+
+    new = await repository.insert_executions(
+        session,
+        dialect,
+        [
+            {
+                "event_id": event.event_id,
+                "student_id": context.students[event.email],
+                "session_id": context.session_id(event),
+                "notebook_id": context.notebooks[event.notebook_path],
+                "cell_id": cell_of(event),
+                "event_type": event.event_type,
+                "execution_count": event.execution_count,
+                "status": _status(event),
+                "error_message": event.error_message,
+                "code": event.code,
+                "result": event.result,
+                "client_duration_ms": event.duration_ms,
+                "event_time": event.event_time,
+                "received_at": event.received_at,
+            }
+            for event in events
+        ],
+    )
+    runs: dict[repository.StateKey, _CellRun] = {}
+    for event in sorted((event for event in events if event.event_id in new), key=by_time):
+        student_id = context.students[event.email]
+        notebook_id = context.notebooks[event.notebook_path]
+        cell_id = cell_of(event)
+        context.notify(
+            EXECUTION_UPDATE,
+            student_id,
+            {
+                **_who(event, student_id),
+                "execution_id": new[event.event_id],
+                "notebook_id": notebook_id,
+                "notebook_path": event.notebook_path,
+                "cell_id": cell_id,
+                "client_cell_id": event.cell_id,
+                "cell_index": event.cell_index,
+                "cell_type": event.cell_type,
+                "execution_count": event.execution_count,
+                "status": _status(event),
+                "error_message": event.error_message,
+                "client_duration_ms": event.duration_ms,
+            },
+        )
+        if cell_id is None:
+            continue
+        run = runs.setdefault((student_id, cell_id), _CellRun(notebook_id))
+        run.executions += 1
+        if event.has_error:
+            run.errors += 1
+            run.trailing_errors += 1
+        else:
+            run.trailing_errors = 0
+        run.last = event
+    streaks = await repository.update_cell_states(
+        session,
+        dialect,
+        [
+            {
+                "student_id": student_id,
+                "cell_id": cell_id,
+                "notebook_id": run.notebook_id,
+                "executions": run.executions,
+                "errors": run.errors,
+                "consecutive_errors": run.trailing_errors,
+                "last_status": _status(run.last),
+                "last_error_message": run.last.error_message if run.last.has_error else None,
+                "last_event_time": run.last.event_time,
+            }
+            for (student_id, cell_id), run in runs.items()
+            if run.last is not None
+        ],
+    )
+    for (student_id, cell_id), streak in streaks.items():
+        run = runs[(student_id, cell_id)]
+        # Alert once, when the run of errors reaches the threshold in this batch.
+        if run.last and streak >= STUCK_AFTER_ERRORS > streak - run.trailing_errors:
+            context.notify(
+                STUCK_ALERT,
+                student_id,
+                {
+                    **_who(run.last, student_id),
+                    "notebook_id": run.notebook_id,
+                    "notebook_path": run.last.notebook_path,
+                    "cell_id": cell_id,
+                    "client_cell_id": run.last.cell_id,
+                    "consecutive_errors": streak,
+                    "error_message": run.last.error_message,
+                },
+            )
+
+
+async def record_accesses(context: BatchContext, events: Sequence[IngestEvent]) -> None:
+    """notebook_accesses rows: open, save, close."""
+    await repository.insert_accesses(
+        context.session,
+        context.dialect,
+        [
+            {
+                "event_id": event.event_id,
+                "student_id": context.students[event.email],
+                "notebook_id": context.notebooks[event.notebook_path],
+                "session_id": context.session_id(event),
+                "action": ACCESS_ACTIONS[event.event_type],
+                "event_time": event.event_time,
+                "received_at": event.received_at,
+            }
+            for event in events
+        ],
+    )
+
+
+async def record_progress_events(context: BatchContext, events: Sequence[IngestEvent]) -> None:
+    """progress_events rows for help, session and unknown events, the event kept as it came;
+    a new `help` / `help_stop` is announced live (the state itself is set by open_batch)."""
+    new = await repository.insert_progress_events(
+        context.session,
+        context.dialect,
+        [
+            {
+                "event_id": event.event_id,
+                "event_type": event.event_type,
+                "student_id": context.students[event.email],
+                "session_id": context.session_id(event),
+                "notebook_id": context.notebooks[event.notebook_path],
+                "payload": event.body.decode(),
+                "event_time": event.event_time,
+                "received_at": event.received_at,
+            }
+            for event in events
+        ],
+    )
+    for event in sorted(events, key=by_time):
+        if event.event_id in new and event.event_type in ("help", "help_stop"):
+            student_id = context.students[event.email]
+            context.notify(
+                HELP_REQUEST,
+                student_id,
+                {
+                    **_who(event, student_id),
+                    "active": event.event_type == "help",
+                    "notebook_path": event.notebook_path,
+                },
+            )
+
+
+def _status(event: IngestEvent) -> str:
+    return "error" if event.has_error else "success"
+
+
+def _who(event: IngestEvent, student_id: int) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "event_time": event.event_time,
+        "student_id": student_id,
+        "email": event.email,
+        "name": event.user_name,
+        "team_name": event.team_name,
+        "session_id": event.session_id,
+    }
+
+
+def point_for(event: IngestEvent) -> Point:
+    """The event's `student_progress` point; the same event always gives the same point.
+
+    Its time is the event's, plus under a millisecond derived from the eventId, so that two
+    events of one student in the same millisecond do not overwrite each other in InfluxDB.
+    """
+    tags = {"userId": event.email, "event": event.event_type, "notebook": event.notebook_path}
+    if event.cell_type:
+        tags["cellType"] = event.cell_type
+    if event.session_id:
+        tags["sessionId"] = event.session_id
+    fields: dict[str, FieldValue] = {"notebookPath": event.notebook_path}
+    if event.cell_id:
+        fields["cellId"] = event.cell_id
+    if event.execution_count is not None:
+        fields["executionCount"] = event.execution_count
+    if event.event_type in EXECUTION_TYPES:
+        fields["success"] = not event.has_error
+    if event.duration_ms is not None:
+        fields["duration"] = event.duration_ms
+    offset = int.from_bytes(hashlib.blake2b(event.event_id.encode(), digest_size=4).digest())
+    micros = (event.event_time - _EPOCH) // _MICROSECOND
+    return Point(MEASUREMENT, tags, fields, micros * 1000 + offset % 1_000_000)

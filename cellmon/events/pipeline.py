@@ -1,0 +1,218 @@
+"""Recording a batch of queued events: one transaction, retried, split, dead-lettered.
+
+`BatchProcessor.process` turns claimed queue messages into committed rows, and says which
+messages may be acknowledged, which time-series points to write and which live messages to
+publish. Failures come in two kinds:
+- the database (or another backend) cannot be reached: nothing is decided, `process` raises
+  BackendUnavailable and the worker tries the same messages again later;
+- anything else (a handler's bug, a value the database refuses): the batch is retried with
+  exponential back-off, then split in halves until the failing events are alone; an event
+  that still fails is stored in dead_letters with its error and acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from cellmon.core.database import Database
+from cellmon.core.errors import BackendUnavailable
+from cellmon.core.queue import QueuedMessage
+from cellmon.core.settings import Settings
+from cellmon.core.timeseries import Point
+from cellmon.events import repository
+from cellmon.events.context import BatchContext
+from cellmon.events.handlers import open_batch, point_for
+from cellmon.events.registry import HandlerRegistry, default_registry
+from cellmon.events.schemas import IngestEvent
+from cellmon.live.messages import LiveMessage, class_channel, progress_channel
+
+logger = logging.getLogger(__name__)
+
+# SQLSTATEs that a retry of the same transaction can pass: serialization failure, deadlock,
+# connection failures (08…), server shutting down (57P…).
+_TRANSIENT_SQLSTATES = ("40001", "40P01", "08", "57P")
+ERROR_TEXT_MAX_CHARS = 2000
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether the failure is the backend's state rather than the events' content."""
+    if isinstance(exc, BackendUnavailable | OSError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            return True
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(state, str) and state.startswith(_TRANSIENT_SQLSTATES)
+    return False
+
+
+def describe(exc: BaseException) -> str:
+    """A short error text; a database error's own text leaves out the statement and its
+    parameters (which hold students' code)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return f"{type(cause).__name__}: {cause}"[:ERROR_TEXT_MAX_CHARS]
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    ack_ids: list[str] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
+    messages: list[LiveMessage] = field(default_factory=list)
+    dead_lettered: int = 0
+
+
+@dataclass(slots=True)
+class _Decoded:
+    message_id: str
+    event: IngestEvent
+
+
+class _EventsFailed(Exception):
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(describe(cause))
+        self.cause = cause
+
+
+class BatchProcessor:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        registry: HandlerRegistry | None = None,
+    ) -> None:
+        self._database = database
+        self._dialect = database.engine.dialect.name
+        self._registry = registry or default_registry
+        self._max_attempts = settings.CELLMON_WORKER_MAX_ATTEMPTS
+        self._retry_base = settings.CELLMON_WORKER_RETRY_BASE_SECONDS
+
+    async def process(self, messages: Sequence[QueuedMessage]) -> BatchOutcome:
+        """Record the messages' events; raises BackendUnavailable when it cannot decide."""
+        outcome = BatchOutcome()
+        decoded: list[_Decoded] = []
+        seen: set[str] = set()
+        undecodable: list[dict[str, Any]] = []
+        for message in messages:
+            outcome.ack_ids.append(message.id)
+            try:
+                data = orjson.loads(message.body)
+                event = IngestEvent.from_queue(message.body, data)
+            except (ValueError, KeyError, TypeError) as exc:
+                undecodable.append(_dead_letter(message.body, None, None, exc, 1))
+                continue
+            # A batch can hold the same event twice (a client retry); it is recorded once.
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                decoded.append(_Decoded(message.id, event))
+        try:
+            recorded, dead = await self._record_or_split(decoded)
+            await self._store_dead_letters(undecodable + dead)
+        except Exception as exc:
+            if is_transient(exc):
+                raise BackendUnavailable(f"recording events: {exc}") from exc
+            raise
+        outcome.dead_lettered = len(undecodable) + len(dead)
+        outcome.messages = recorded
+        dead_ids = {row["event_id"] for row in dead}
+        outcome.points = [
+            point_for(item.event) for item in decoded if item.event.event_id not in dead_ids
+        ]
+        return outcome
+
+    async def _record_or_split(
+        self, items: Sequence[_Decoded]
+    ) -> tuple[list[LiveMessage], list[dict[str, Any]]]:
+        """Live messages of what was recorded, and dead-letter rows of what was not."""
+        if not items:
+            return [], []
+        try:
+            return await self._record_with_retry([item.event for item in items]), []
+        except _EventsFailed as failure:
+            if len(items) == 1:
+                event = items[0].event
+                logger.error(
+                    "event dead-lettered",
+                    extra={"event_id": event.event_id, "event_type": event.event_type},
+                    exc_info=failure.cause,
+                )
+                return [], [
+                    _dead_letter(
+                        event.body,
+                        event.event_id,
+                        event.event_type,
+                        failure.cause,
+                        self._max_attempts,
+                    )
+                ]
+        middle = len(items) // 2
+        first_messages, first_dead = await self._record_or_split(items[:middle])
+        second_messages, second_dead = await self._record_or_split(items[middle:])
+        return first_messages + second_messages, first_dead + second_dead
+
+    async def _record_with_retry(self, events: Sequence[IngestEvent]) -> list[LiveMessage]:
+        attempt = 1
+        while True:
+            try:
+                return await self._record(events)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                if attempt >= self._max_attempts:
+                    raise _EventsFailed(exc) from exc
+                logger.warning(
+                    "batch failed, retrying",
+                    extra={"events": len(events), "attempt": attempt, "error": repr(exc)},
+                )
+                await asyncio.sleep(self._retry_base * 2 ** (attempt - 1))
+                attempt += 1
+
+    async def _record(self, events: Sequence[IngestEvent]) -> list[LiveMessage]:
+        async with self._database.sessions.begin() as session:
+            context = await open_batch(session, self._dialect, events)
+            for handler, group in self._registry.group(events):
+                await handler(context, group)
+            return await _live_messages(context)
+
+    async def _store_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            async with self._database.sessions.begin() as session:
+                await repository.insert_dead_letters(session, rows)
+
+
+async def _live_messages(context: BatchContext) -> list[LiveMessage]:
+    """Each notification on its student's channel and on every class the student is in."""
+    if not context.notifications:
+        return []
+    classes = await repository.enrollments(
+        context.session, (note.student_id for note in context.notifications)
+    )
+    return [
+        LiveMessage(
+            type=note.type,
+            channels=(
+                progress_channel(note.student_id),
+                *(class_channel(class_id) for class_id in classes.get(note.student_id, ())),
+            ),
+            data=note.data,
+        )
+        for note in context.notifications
+    ]
+
+
+def _dead_letter(
+    body: bytes, event_id: str | None, event_type: str | None, exc: BaseException, attempts: int
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "body": body,
+        "error": describe(exc),
+        "attempts": attempts,
+    }

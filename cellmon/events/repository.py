@@ -1,0 +1,326 @@
+"""The worker's set-based SQL: one statement per table per batch, never one per event.
+
+Every insert is idempotent: rows keyed by the client's eventId are inserted with ON CONFLICT DO
+NOTHING and RETURNING, so only rows that are new in this transaction move counters; upserts
+merge with what concurrent workers wrote instead of overwriting it. Rows are sorted by their
+key before upserting so that concurrent transactions lock them in the same order.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellmon.db.base import utcnow
+from cellmon.db.models import (
+    Cell,
+    CellExecution,
+    DeadLetter,
+    Notebook,
+    NotebookAccess,
+    ProgressEvent,
+    Student,
+    StudentCellState,
+    StudentClass,
+    StudentSession,
+)
+
+STUDENTS: Table = Student.__table__  # type: ignore[assignment]
+SESSIONS: Table = StudentSession.__table__  # type: ignore[assignment]
+NOTEBOOKS: Table = Notebook.__table__  # type: ignore[assignment]
+CELLS: Table = Cell.__table__  # type: ignore[assignment]
+EXECUTIONS: Table = CellExecution.__table__  # type: ignore[assignment]
+CELL_STATES: Table = StudentCellState.__table__  # type: ignore[assignment]
+ACCESSES: Table = NotebookAccess.__table__  # type: ignore[assignment]
+PROGRESS_EVENTS: Table = ProgressEvent.__table__  # type: ignore[assignment]
+DEAD_LETTERS: Table = DeadLetter.__table__  # type: ignore[assignment]
+
+
+def _insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _later(current: ColumnElement[Any], incoming: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The later of two nullable timestamps (GREATEST does not exist on SQLite)."""
+    return case(
+        (current.is_(None), incoming),
+        (and_(incoming.is_not(None), incoming > current), incoming),
+        else_=current,
+    )
+
+
+def _earlier(current: ColumnElement[Any], incoming: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case(
+        (current.is_(None), incoming),
+        (and_(incoming.is_not(None), incoming < current), incoming),
+        else_=current,
+    )
+
+
+async def upsert_students(
+    session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
+) -> dict[str, int]:
+    """Students by e-mail, created on first sight; name, team, activity and help merged.
+
+    A row's help state (help_active, help_requested_at, help_last_seen_at) applies only when
+    it is newer than the stored one, so a late `help` cannot reopen a request closed since.
+    """
+    if not rows:
+        return {}
+    now = utcnow()
+    values = [{**row, "created_at": now, "updated_at": now} for row in rows]
+    insert = _insert(dialect, STUDENTS)
+    stored, incoming = STUDENTS.c, insert.excluded
+    help_is_newer = and_(
+        incoming.help_last_seen_at.is_not(None),
+        or_(
+            stored.help_last_seen_at.is_(None),
+            incoming.help_last_seen_at >= stored.help_last_seen_at,
+        ),
+    )
+    # A request still open keeps the time it was first made.
+    requested_at = case(
+        (
+            and_(incoming.help_active, stored.help_active),
+            func.coalesce(stored.help_requested_at, incoming.help_requested_at),
+        ),
+        else_=incoming.help_requested_at,
+    )
+    statement = insert.on_conflict_do_update(
+        index_elements=[stored.email],
+        set_={
+            "name": func.coalesce(incoming.name, stored.name),
+            "team_name": func.coalesce(incoming.team_name, stored.team_name),
+            "last_activity_at": _later(stored.last_activity_at, incoming.last_activity_at),
+            "help_active": case((help_is_newer, incoming.help_active), else_=stored.help_active),
+            "help_requested_at": case(
+                (help_is_newer, requested_at), else_=stored.help_requested_at
+            ),
+            "help_last_seen_at": _later(stored.help_last_seen_at, incoming.help_last_seen_at),
+            "updated_at": now,
+        },
+    ).returning(stored.id, stored.email)
+    result = await session.execute(statement, sorted(values, key=lambda row: row["email"]))
+    return {email: student_id for student_id, email in result.all()}
+
+
+async def upsert_sessions(
+    session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
+) -> dict[str, int]:
+    """Sessions by the client's sessionId: first and last seen widened, ended_at kept once set."""
+    if not rows:
+        return {}
+    insert = _insert(dialect, SESSIONS)
+    stored, incoming = SESSIONS.c, insert.excluded
+    statement = insert.on_conflict_do_update(
+        index_elements=[stored.client_session_id],
+        set_={
+            "started_at": _earlier(stored.started_at, incoming.started_at),
+            "last_seen_at": _later(stored.last_seen_at, incoming.last_seen_at),
+            "ended_at": _later(stored.ended_at, incoming.ended_at),
+        },
+    ).returning(stored.id, stored.client_session_id)
+    result = await session.execute(
+        statement, sorted(rows, key=lambda row: row["client_session_id"])
+    )
+    return {client_id: session_id for session_id, client_id in result.all()}
+
+
+async def resolve_notebooks(
+    session: AsyncSession, dialect: str, paths: Iterable[str]
+) -> dict[str, int]:
+    """Notebook ids by path, creating the missing ones (notebooks rarely change: read first)."""
+    wanted = sorted(set(paths))
+    if not wanted:
+        return {}
+    found = await _notebook_ids(session, wanted)
+    missing = [path for path in wanted if path not in found]
+    if missing:
+        now = utcnow()
+        statement = (
+            _insert(dialect, NOTEBOOKS)
+            .on_conflict_do_nothing(index_elements=[NOTEBOOKS.c.path])
+            .returning(NOTEBOOKS.c.id, NOTEBOOKS.c.path)
+        )
+        rows = [
+            {"path": path, "name": _notebook_name(path), "created_at": now, "updated_at": now}
+            for path in missing
+        ]
+        result = await session.execute(statement, rows)
+        found.update({path: notebook_id for notebook_id, path in result.all()})
+        # Those another worker created meanwhile.
+        if len(found) < len(wanted):
+            found.update(await _notebook_ids(session, [p for p in wanted if p not in found]))
+    return found
+
+
+async def _notebook_ids(session: AsyncSession, paths: Sequence[str]) -> dict[str, int]:
+    result = await session.execute(
+        select(NOTEBOOKS.c.path, NOTEBOOKS.c.id).where(NOTEBOOKS.c.path.in_(paths))
+    )
+    return dict(result.all())
+
+
+def _notebook_name(path: str) -> str:
+    return (posixpath.basename(path.rstrip("/")) or path)[:255]
+
+
+# A cell by (notebook id, client cellId); a student's state on a cell by (student id, cell id).
+CellKey = tuple[int, str]
+StateKey = tuple[int, int]
+
+
+async def resolve_cells(
+    session: AsyncSession, dialect: str, cells: Mapping[CellKey, Mapping[str, Any]]
+) -> dict[CellKey, int]:
+    """Cell ids by (notebook id, client cellId), creating the missing ones."""
+    if not cells:
+        return {}
+    found = await _cell_ids(session, list(cells))
+    missing = sorted(key for key in cells if key not in found)
+    if missing:
+        now = utcnow()
+        statement = (
+            _insert(dialect, CELLS)
+            .on_conflict_do_nothing(index_elements=[CELLS.c.notebook_id, CELLS.c.client_cell_id])
+            .returning(CELLS.c.id, CELLS.c.notebook_id, CELLS.c.client_cell_id)
+        )
+        rows = [
+            {
+                "notebook_id": key[0],
+                "client_cell_id": key[1],
+                "cell_index": cells[key].get("cell_index"),
+                "cell_type": cells[key].get("cell_type"),
+                "first_seen_at": now,
+            }
+            for key in missing
+        ]
+        result = await session.execute(statement, rows)
+        found.update({(row.notebook_id, row.client_cell_id): row.id for row in result.all()})
+        if len(found) < len(cells):
+            found.update(await _cell_ids(session, [key for key in cells if key not in found]))
+    return found
+
+
+async def _cell_ids(session: AsyncSession, keys: Sequence[CellKey]) -> dict[CellKey, int]:
+    notebook_ids = {key[0] for key in keys}
+    client_ids = {key[1] for key in keys}
+    result = await session.execute(
+        select(CELLS.c.notebook_id, CELLS.c.client_cell_id, CELLS.c.id).where(
+            CELLS.c.notebook_id.in_(notebook_ids), CELLS.c.client_cell_id.in_(client_ids)
+        )
+    )
+    wanted = set(keys)
+    return {
+        (notebook_id, client_id): cell_id
+        for notebook_id, client_id, cell_id in result.all()
+        if (notebook_id, client_id) in wanted
+    }
+
+
+async def insert_executions(
+    session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
+) -> dict[str, int]:
+    """Execution ids by eventId, for the rows that were not recorded before."""
+    if not rows:
+        return {}
+    statement = (
+        _insert(dialect, EXECUTIONS)
+        .on_conflict_do_nothing(index_elements=[EXECUTIONS.c.event_id])
+        .returning(EXECUTIONS.c.id, EXECUTIONS.c.event_id)
+    )
+    result = await session.execute(statement, list(rows))
+    return {event_id: execution_id for execution_id, event_id in result.all()}
+
+
+async def update_cell_states(
+    session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
+) -> dict[StateKey, int]:
+    """Add a batch's new executions to each (student, cell)'s totals; the new error streaks.
+
+    Each row sums the batch for one student and cell: `consecutive_errors` is the run of
+    errors that ends the batch, equal to `executions` when every execution failed, in which
+    case it continues the stored run instead of replacing it.
+    """
+    if not rows:
+        return {}
+    insert = _insert(dialect, CELL_STATES)
+    stored, incoming = CELL_STATES.c, insert.excluded
+    is_newer = incoming.last_event_time >= stored.last_event_time
+    statement = insert.on_conflict_do_update(
+        index_elements=[stored.student_id, stored.cell_id],
+        set_={
+            "executions": stored.executions + incoming.executions,
+            "errors": stored.errors + incoming.errors,
+            "consecutive_errors": case(
+                (
+                    incoming.consecutive_errors == incoming.executions,
+                    stored.consecutive_errors + incoming.consecutive_errors,
+                ),
+                else_=incoming.consecutive_errors,
+            ),
+            "last_status": case((is_newer, incoming.last_status), else_=stored.last_status),
+            "last_error_message": case(
+                (is_newer, incoming.last_error_message), else_=stored.last_error_message
+            ),
+            "last_event_time": _later(stored.last_event_time, incoming.last_event_time),
+        },
+    ).returning(stored.student_id, stored.cell_id, stored.consecutive_errors)
+    ordered = sorted(rows, key=lambda row: (row["student_id"], row["cell_id"]))
+    result = await session.execute(statement, ordered)
+    return {(student_id, cell_id): streak for student_id, cell_id, streak in result.all()}
+
+
+async def insert_accesses(
+    session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    if rows:
+        statement = _insert(dialect, ACCESSES).on_conflict_do_nothing(
+            index_elements=[ACCESSES.c.event_id]
+        )
+        await session.execute(statement, list(rows))
+
+
+async def insert_progress_events(
+    session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
+) -> set[str]:
+    """The eventIds of the rows that were not recorded before."""
+    if not rows:
+        return set()
+    statement = (
+        _insert(dialect, PROGRESS_EVENTS)
+        .on_conflict_do_nothing(index_elements=[PROGRESS_EVENTS.c.event_id])
+        .returning(PROGRESS_EVENTS.c.event_id)
+    )
+    result = await session.execute(statement, list(rows))
+    return set(result.scalars().all())
+
+
+async def enrollments(session: AsyncSession, student_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Class ids of each student."""
+    ids = sorted(set(student_ids))
+    if not ids:
+        return {}
+    result = await session.execute(
+        select(StudentClass.student_id, StudentClass.class_id)
+        .where(StudentClass.student_id.in_(ids))
+        .order_by(StudentClass.student_id, StudentClass.class_id)
+    )
+    classes: dict[int, list[int]] = {}
+    for student_id, class_id in result.all():
+        classes.setdefault(student_id, []).append(class_id)
+    return classes
+
+
+async def insert_dead_letters(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        await session.execute(
+            DEAD_LETTERS.insert(), [{**row, "failed_at": utcnow()} for row in rows]
+        )

@@ -1,0 +1,143 @@
+"""Events on the wire (what the JupyterLab client posts) and in the queue (what workers read).
+
+`ClientEvent` is a TypedDict so that one pydantic `TypeAdapter` validates a whole request body
+straight from its bytes into plain dicts, which go on to the queue without another model.
+Field names are the client's camelCase names. Only `eventType` is required: any other field
+may be absent (or null), because a 4xx loses the student's event for good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Required
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, with_config
+from typing_extensions import TypedDict
+
+# Identifiers longer than their columns are refused: they are not free text and cutting them
+# would merge different things. Free text (names) is cut; large text is truncated and marked.
+EventType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Identifier64 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=320)]
+NotebookPath = Annotated[str, StringConstraints(max_length=1024)]
+CellId = Annotated[str, StringConstraints(max_length=255)]
+CellType = Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)]
+
+
+@with_config(ConfigDict(extra="allow"))
+class ClientEvent(TypedDict, total=False):
+    """One event as the client sends it; fields it does not know are kept for generic events."""
+
+    eventId: Identifier64 | None
+    eventType: Required[EventType]
+    eventTime: datetime | None
+    emailAddress: Email | None
+    userName: str | None
+    teamName: str | None
+    sessionId: Identifier64 | None
+    notebookPath: NotebookPath | None
+    cellId: CellId | None
+    cellIndex: int | None
+    cellType: CellType | None
+    code: str | None
+    executionCount: int | None
+    hasError: bool | None
+    errorMessage: str | None
+    result: str | None
+    # An int from the real client; other tools may send fractions of a millisecond.
+    executionDurationMs: float | None
+
+
+EVENT_LIST = TypeAdapter(list[ClientEvent])
+SINGLE_EVENT = TypeAdapter(ClientEvent)
+
+
+class EventsAccepted(BaseModel):
+    message: str
+
+
+class EventError(BaseModel):
+    event_index: int | None
+    field: str | None
+    message: str
+
+
+class EventErrors(BaseModel):
+    detail: list[EventError]
+
+
+# Kinds of events the built-in handlers know, by the names the client and the spec use.
+EXECUTION_TYPES = frozenset(
+    {"cell_executed", "cell_execution_complete", "cell_execution_error", "cell_error"}
+)
+ERROR_EXECUTION_TYPES = frozenset({"cell_execution_error", "cell_error"})
+ACCESS_ACTIONS = {
+    "notebook_opened": "open",
+    "notebook_saved": "save",
+    "notebook_save": "save",
+    "notebook_closed": "close",
+}
+HELP_TYPES = frozenset({"help", "help_stop"})
+SESSION_TYPES = frozenset({"session_start", "session_end"})
+# Recorded as generic progress events: a start carries no outcome, so it is not an execution.
+GENERIC_KNOWN_TYPES = frozenset({"cell_execution_start"})
+KNOWN_TYPES = (
+    EXECUTION_TYPES | frozenset(ACCESS_ACTIONS) | HELP_TYPES | SESSION_TYPES | GENERIC_KNOWN_TYPES
+)
+
+
+@dataclass(slots=True)
+class IngestEvent:
+    """An accepted event as a worker reads it off the queue (normalised by the API)."""
+
+    event_id: str
+    event_type: str
+    event_time: datetime
+    received_at: datetime
+    email: str
+    user_name: str | None
+    team_name: str | None
+    session_id: str | None
+    notebook_path: str
+    cell_id: str | None
+    cell_index: int | None
+    cell_type: str | None
+    code: str | None
+    execution_count: int | None
+    has_error: bool
+    error_message: str | None
+    result: str | None
+    duration_ms: int | None
+    # The queue message as it came, kept for dead letters and generic payloads.
+    body: bytes
+
+    @classmethod
+    def from_queue(cls, body: bytes, data: dict[str, Any]) -> IngestEvent:
+        event_type: str = data["eventType"]
+        error_message = data.get("errorMessage")
+        has_error = data.get("hasError")
+        if has_error is None:
+            has_error = event_type in ERROR_EXECUTION_TYPES or bool(error_message)
+        duration = data.get("executionDurationMs")
+        return cls(
+            event_id=data["eventId"],
+            event_type=event_type,
+            event_time=datetime.fromisoformat(data["eventTime"]),
+            received_at=datetime.fromisoformat(data["receivedAt"]),
+            email=data["emailAddress"],
+            user_name=data.get("userName"),
+            team_name=data.get("teamName"),
+            session_id=data.get("sessionId"),
+            notebook_path=data["notebookPath"],
+            cell_id=data.get("cellId"),
+            cell_index=data.get("cellIndex"),
+            cell_type=data.get("cellType"),
+            code=data.get("code"),
+            execution_count=data.get("executionCount"),
+            has_error=bool(has_error),
+            error_message=error_message,
+            result=data.get("result"),
+            duration_ms=round(duration) if duration is not None else None,
+            body=body,
+        )

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ExecutionStatus = Literal["success", "error"]
+
+
+class CellExecutionRead(BaseModel):
+    id: int
+    event_id: str
+    event_type: str
+    student_id: int
+    notebook_id: int
+    cell_id: int | None
+    execution_count: int | None
+    status: ExecutionStatus
+    error_message: str | None
+    code: str | None
+    result: str | None
+    client_duration_ms: int | None = Field(
+        description="Measured by the student's browser around the execution, not kernel time."
+    )
+    event_time: datetime = Field(description="When it happened, by the client's clock.")
+    received_at: datetime = Field(description="When the server received it.")
+    session_id: str | None = Field(description="The client's sessionId.")

@@ -1,0 +1,150 @@
+"""The consumer loop: claim a batch, record it, write its points, acknowledge, publish.
+
+The order makes delivery at-least-once and the effect exactly-once: a batch is acknowledged
+only after its rows are committed and its time-series points written, so a worker that dies
+at any step leaves its entries to be claimed again, and the idempotent writes (eventId keys,
+deterministic points) make the second pass change nothing. Live messages go out last, for the
+rows that were new.
+
+Several workers (in one process or many) share one queue; a claim hands each entry to one
+of them. `stop()` makes a worker finish and acknowledge its current batch, then return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import TypeVar
+
+from cellmon.core.backends import Backends, build_backends
+from cellmon.core.database import Database
+from cellmon.core.errors import BackendUnavailable
+from cellmon.core.queue import QueuedMessage
+from cellmon.core.settings import Settings
+from cellmon.events.pipeline import BatchOutcome, BatchProcessor
+from cellmon.events.registry import HandlerRegistry
+from cellmon.live.messages import publish
+
+logger = logging.getLogger(__name__)
+
+CLAIM_BLOCK_MS = 1000
+MAX_BACKOFF_SECONDS = 5.0
+FIRST_BACKOFF_SECONDS = 0.1
+
+T = TypeVar("T")
+
+
+def consumer_name() -> str:
+    """Unique per worker, so that a restarted worker's old claims are reclaimed, not reused."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        database: Database,
+        backends: Backends,
+        settings: Settings,
+        *,
+        registry: HandlerRegistry | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.name = name or consumer_name()
+        self._queue = backends.queue
+        self._timeseries = backends.timeseries
+        self._bus = backends.bus
+        self._processor = BatchProcessor(database, settings, registry)
+        self._batch_size = settings.CELLMON_WORKER_BATCH_SIZE
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Take no new batch; the current one is finished and acknowledged."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def run(self) -> None:
+        """Process batches until stop()."""
+        logger.info("worker started", extra={"worker": self.name})
+        delay = FIRST_BACKOFF_SECONDS
+        while not self.stopping:
+            try:
+                await self.run_once(CLAIM_BLOCK_MS)
+                delay = FIRST_BACKOFF_SECONDS
+            except BackendUnavailable as exc:
+                logger.warning("queue unavailable", extra={"worker": self.name, "error": str(exc)})
+                await self._pause(delay)
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+            except Exception:
+                # A worker inside the API process must outlive a bug in one batch; the batch
+                # stays unacknowledged and comes back after the lease.
+                logger.exception("worker batch failed", extra={"worker": self.name})
+                await self._pause(delay)
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+        logger.info("worker stopped", extra={"worker": self.name})
+
+    async def run_once(self, block_ms: int = 0) -> int:
+        """Claim and process one batch; the number of queue messages it held."""
+        messages = await self._queue.claim(self.name, self._batch_size, block_ms)
+        if messages:
+            await self.process(messages)
+        return len(messages)
+
+    async def process(self, messages: list[QueuedMessage]) -> None:
+        outcome: BatchOutcome = await self._until_done(lambda: self._processor.process(messages))
+        if outcome.points:
+            await self._until_done(lambda: self._timeseries.write(outcome.points))
+        await self._until_done(lambda: self._queue.ack(outcome.ack_ids))
+        await publish(self._bus, outcome.messages)
+
+    async def _until_done(self, step: Callable[[], Awaitable[T]]) -> T:
+        """Run a step of a batch, again and again while a backend is down.
+
+        Once stopping, the error is raised instead: the batch is left unacknowledged and is
+        delivered again to another worker (or to this one after a restart).
+        """
+        delay = FIRST_BACKOFF_SECONDS
+        while True:
+            try:
+                return await step()
+            except BackendUnavailable as exc:
+                if self.stopping:
+                    raise
+                logger.warning(
+                    "backend unavailable, retrying the batch",
+                    extra={"worker": self.name, "error": str(exc), "retry_in": delay},
+                )
+                await self._pause(delay)
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+async def run_workers(settings: Settings, concurrency: int = 1) -> None:
+    """`cellmon worker`: run workers until SIGTERM or SIGINT, then shut down cleanly."""
+    async with AsyncExitStack() as stack:
+        database = Database(settings)
+        stack.push_async_callback(database.dispose)
+        backends = build_backends(settings, database)
+        await backends.start(stack)
+        workers = [Worker(database, backends, settings) for _ in range(concurrency)]
+        loop = asyncio.get_running_loop()
+
+        def stop_all() -> None:
+            for worker in workers:
+                worker.stop()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop_all)
+        await asyncio.gather(*(worker.run() for worker in workers))
