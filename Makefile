@@ -43,15 +43,15 @@ unit: install-dev
 ## Benchmarks beside bare FastAPI baselines, in the same run; figures go to docs/benchmarks.md.
 ## Starts PostgreSQL, Redis and InfluxDB (scripts/services.sh up); about 10 minutes.
 bench: install-dev wrk
-	ulimit -n 65536 && $(BIN)/python -m bench all
+	ulimit -n "$$(ulimit -Hn)" && $(BIN)/python -m bench all
 
 ## A short run of both benchmarks, for development (figures still written to the doc).
 bench-quick: install-dev wrk
-	ulimit -n 65536 && $(BIN)/python -m bench all --quick
+	ulimit -n "$$(ulimit -Hn)" && $(BIN)/python -m bench all --quick
 
 ## The WebSocket benchmark alone (issue 4).
 bench-ws: install-dev wrk
-	ulimit -n 65536 && $(BIN)/python -m bench ws
+	ulimit -n "$$(ulimit -Hn)" && $(BIN)/python -m bench ws
 
 wrk:
 	@command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)

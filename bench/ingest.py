@@ -26,6 +26,7 @@ from bench.stack import (
     cellmon_workers,
     free_port,
     processes,
+    wait_workers,
 )
 
 WRK_SCRIPT = ROOT / "bench" / "wrk_events.lua"
@@ -47,8 +48,8 @@ class Options:
 
 
 FULL = Options(
-    duration=10,
-    drain_timeout=120,
+    duration=8,
+    drain_timeout=60,
     worker_counts=(1, 2),
     loads=(Load("single event per request", 1, 100), Load("batches of 100", 100, 50)),
 )
@@ -204,6 +205,7 @@ async def measure_cellmon(
         server = cellmon_server(stack, port)
         worker_processes = cellmon_workers(stack, workers)
         everything = [server, *worker_processes]
+        await wait_workers(stack, workers)
         with processes(*reversed(everything)), RssSampler(everything) as sampler:
             started = time.monotonic()
             wrk = await asyncio.to_thread(run_wrk, port, load, options.duration)

@@ -25,6 +25,7 @@ from pathlib import Path
 import asyncpg
 import psutil
 import redis.asyncio as aioredis
+import redis.exceptions
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -296,7 +297,7 @@ class Process:
 
     def tail(self, lines: int = 20) -> str:
         text = Path(self.log.name).read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
+        return "\n".join(text[-lines:])[-3000:]
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -333,6 +334,25 @@ def cellmon_workers(stack: Stack, count: int) -> list[Process]:
     return [
         Process(f"worker{index}", cellmon_command("worker"), stack.env) for index in range(count)
     ]
+
+
+async def wait_workers(stack: Stack, count: int, seconds: float = 20) -> None:
+    """Until `count` workers read the queue (consumers of its Redis group), or `seconds`."""
+    if not count or stack.redis_prefix is None:
+        return
+    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT)
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            try:
+                consumers = await client.xinfo_consumers(f"{stack.redis_prefix}:events", "workers")
+            except redis.exceptions.ResponseError:
+                consumers = []
+            if len(consumers) >= count:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
 
 
 def baseline_server(kind: str, port: int) -> Process:
