@@ -48,8 +48,8 @@ class Options:
 
 
 FULL = Options(
-    duration=8,
-    drain_timeout=60,
+    duration=6,
+    drain_timeout=45,
     worker_counts=(1, 2),
     loads=(Load("single event per request", 1, 100), Load("batches of 100", 100, 50)),
 )

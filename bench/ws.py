@@ -43,7 +43,7 @@ class Options:
     rate_seconds: int
 
 
-FULL = Options(levels=(1000, 5000, 10000), rounds=15, rate=1000, rate_seconds=10)
+FULL = Options(levels=(1000, 5000, 10000), rounds=10, rate=1000, rate_seconds=10)
 QUICK = Options(levels=(200, 1000), rounds=5, rate=1000, rate_seconds=3)
 
 
