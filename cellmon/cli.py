@@ -34,6 +34,9 @@ def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> Con
         ws_ping_interval=settings.CELLMON_WS_PING_INTERVAL,
         ws_ping_timeout=settings.CELLMON_WS_PING_TIMEOUT,
         ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
+        # Compression would deflate each live frame once per client and keep a zlib context
+        # per connection: against serializing once and against small idle connections.
+        ws_per_message_deflate=False,
     )
 
 

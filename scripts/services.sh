@@ -32,7 +32,7 @@ influxdb_up() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y influxdb
   fi
   if ! influx_ping; then
-    local home="${CELLMON_SERVICES_DIR:-$HOME/.cache/cellmon-services}/influxdb"
+    local home="${CELLMON_SERVICES_DIR:-${HOME:-/tmp}/.cache/cellmon-services}/influxdb"
     mkdir -p "$home"
     INFLUXDB_META_DIR="$home/meta" INFLUXDB_DATA_DIR="$home/data" \
       INFLUXDB_DATA_WAL_DIR="$home/wal" \
@@ -40,7 +40,7 @@ influxdb_up() {
       >>"$home/influxd.log" 2>&1 </dev/null &
   fi
   for _ in $(seq 30); do influx_ping && return 0; sleep 1; done
-  echo "InfluxDB did not start (see its log under ${CELLMON_SERVICES_DIR:-$HOME/.cache/cellmon-services}/influxdb)" >&2
+  echo "InfluxDB did not start (see influxd.log under ${CELLMON_SERVICES_DIR:-${HOME:-/tmp}/.cache/cellmon-services}/influxdb)" >&2
   return 1
 }
 

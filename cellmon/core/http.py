@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cellmon.core.errors import (
@@ -55,6 +58,20 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
+    async def invalid_request(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        # The default handler echoes the input and fails with a 500 when it holds NaN or
+        # Infinity (Python's JSON parser accepts them): orjson writes them as null. Input
+        # nested too deep to echo back is left out.
+        try:
+            body = orjson.dumps({"detail": jsonable_encoder(errors)})
+        except (TypeError, RecursionError):
+            errors = [{k: v for k, v in error.items() if k != "input"} for error in errors]
+            body = orjson.dumps({"detail": jsonable_encoder(errors)})
+        return Response(body, status_code=422, media_type="application/json")
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(ConflictError, conflict)
     app.add_exception_handler(MissingReferenceError, missing_reference)

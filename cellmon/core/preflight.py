@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from sqlalchemy import text
 
 from cellmon.core.database import create_engine
 from cellmon.core.errors import ConfigError
 from cellmon.core.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 5.0
 
@@ -41,7 +44,9 @@ async def _check_redis(settings: Settings) -> None:
         await client.aclose()
 
 
-async def _check_influxdb(settings: Settings) -> None:
+async def _warn_if_influxdb_unreachable(settings: Settings) -> None:
+    # Not fatal: points wait in the pending table until InfluxDB answers, and a process that
+    # refused to start would turn a lagging store into lost events.
     import httpx
 
     url = f"{settings.INFLUXDB_URL}/ping"
@@ -50,9 +55,11 @@ async def _check_influxdb(settings: Settings) -> None:
             response = await client.get(url)
             response.raise_for_status()
     except Exception as exc:
-        raise ConfigError(
-            f"INFLUXDB_URL={settings.INFLUXDB_URL}: InfluxDB unreachable: {_reason(exc)}"
-        ) from exc
+        logger.warning(
+            "INFLUXDB_URL=%s: InfluxDB unreachable (%s); points are kept until it answers",
+            settings.INFLUXDB_URL,
+            _reason(exc),
+        )
 
 
 def _reason(exc: BaseException) -> str:
@@ -67,4 +74,4 @@ async def check_services(settings: Settings, *, database_only: bool = False) -> 
     if settings.uses_redis:
         await _check_redis(settings)
     if settings.uses_influxdb:
-        await _check_influxdb(settings)
+        await _warn_if_influxdb_unreachable(settings)

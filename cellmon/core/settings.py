@@ -96,6 +96,14 @@ class Settings(BaseSettings):
     # A claimed queue entry not acknowledged for this long is delivered to another worker.
     CELLMON_QUEUE_LEASE_SECONDS: float = Field(default=60, gt=0)
 
+    @field_validator("INFLUXDB_API_VERSION", mode="before")
+    @classmethod
+    def _version_number(cls, value: object) -> object:
+        # The environment gives "1"; a Literal of ints does not coerce strings by itself.
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
     @field_validator("BACKEND_CORS_ORIGINS", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

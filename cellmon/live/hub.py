@@ -83,8 +83,6 @@ class Subscriber:
             while True:
                 frame = await self._queue.get()
                 await self._send(frame)
-        except asyncio.CancelledError:
-            raise
         except Exception:
             # The connection is gone; its receive loop sees the disconnect and cleans up.
             self.closed = True
@@ -171,8 +169,6 @@ class LiveHub:
                 async for raw in messages:
                     self._receive(raw)
                 return
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 logger.exception("live hub listener failed; listening again")
                 await asyncio.sleep(LISTENER_RESTART_SECONDS)
@@ -195,16 +191,21 @@ class LiveHub:
     def deliver(self, message: LiveMessage) -> int:
         """Queue the message for every local subscriber of its channels; how many got it."""
         handed = 0
+        too_slow: list[Subscriber] = []
         for channel in message.channels:
             subscribers = self._channels.get(channel)
             if not subscribers:
                 continue
             frame = channel_frame(message, channel)
-            for subscriber in tuple(subscribers):
+            for subscriber in subscribers:
                 if subscriber.offer(frame):
                     handed += 1
                 else:
-                    self._drop_slow(subscriber)
+                    too_slow.append(subscriber)
+            # Dropped after the loop: dropping changes the set being iterated.
+            for subscriber in too_slow:
+                self._drop_slow(subscriber)
+            too_slow.clear()
         self.delivered += handed
         return handed
 

@@ -190,6 +190,9 @@ async def test_a_closed_connection_leaves_no_subscription(live_server: LiveServe
     async with connect(live_server.ws_url) as ws:
         await request(ws, {"action": "subscribe", "channels": ["broadcast"]})
         assert hub.subscribers_of("broadcast") == 1
+        async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+            stats = (await http.get("/api/v1/live/stats")).json()
+        assert stats == {"ready": True, "subscribers": 1, "delivered": 0, "dropped": 0}
     await eventually(lambda: hub.subscriber_count == 0)
     assert hub.subscribers_of("broadcast") == 0
 

@@ -1,3 +1,3 @@
-from cellmon.core.timeseries.base import Point, TimeSeriesSink
+from cellmon.core.timeseries.base import CountBucket, FieldValue, Point, TimeSeriesSink
 
-__all__ = ["Point", "TimeSeriesSink"]
+__all__ = ["CountBucket", "FieldValue", "Point", "TimeSeriesSink"]

@@ -176,6 +176,10 @@ class InfluxSink(TimeSeriesSink):
         self._client: httpx.AsyncClient | None = None
         self._retry_task: asyncio.Task[None] | None = None
         self._database_created = api_version == 2
+        # After a write failed for want of InfluxDB, new writes go straight to the pending
+        # table until this (monotonic) time, so that the caller is not held up by retries
+        # that will fail too; the retry task, which ignores it, finds out when InfluxDB is back.
+        self._unavailable_until = 0.0
         if api_version == 1 and token is not None and ":" not in token:
             raise ConfigError("INFLUXDB_TOKEN: on InfluxDB 1.x give it as user:password")
 
@@ -251,9 +255,13 @@ class InfluxSink(TimeSeriesSink):
         database = self._bucket.split("/", 1)[0]
         try:
             await self._influxql(f"CREATE DATABASE {influxql_identifier(database)}", database=None)
-        except (BackendUnavailable, InfluxRefusedError) as exc:
+        except BackendUnavailable as exc:
             logger.warning("InfluxDB: cannot create database %s yet: %s", database, exc)
             return
+        except InfluxRefusedError as exc:
+            # E.g. a user without admin rights: the database must exist already; if it does
+            # not, the writes say so (and wait in the pending table).
+            logger.warning("InfluxDB: not allowed to create database %s: %s", database, exc)
         self._database_created = True
 
     # -- writing -------------------------------------------------------------------------
@@ -262,17 +270,26 @@ class InfluxSink(TimeSeriesSink):
         lines = list(encode_points(points))
         if not lines:
             return
-        await self._ensure_database()
+        if not self._known_unavailable():
+            await self._ensure_database()
         failures: list[_Failure] = []
         for offset in range(0, len(lines), self._batch_lines):
-            failures += await self._deliver(lines[offset : offset + self._batch_lines])
+            chunk = lines[offset : offset + self._batch_lines]
+            if self._known_unavailable():
+                failures.append(_Failure(chunk, "unavailable: InfluxDB did not answer just before"))
+            else:
+                failures += await self._deliver(chunk)
         if failures:
             await self._keep_pending(failures, attempts=0)
+
+    def _known_unavailable(self) -> bool:
+        return asyncio.get_running_loop().time() < self._unavailable_until
 
     async def _deliver(self, lines: list[str]) -> list[_Failure]:
         """Write the lines; return those that could not be written, with the reason."""
         try:
             await self._post_with_retries(lines)
+            self._unavailable_until = 0.0
         except InfluxRefusedError as exc:
             if exc.status in SPLITTABLE_STATUSES and len(lines) > 1:
                 middle = len(lines) // 2
@@ -286,6 +303,7 @@ class InfluxSink(TimeSeriesSink):
             return [_Failure(lines, f"refused: {exc}")]
         except BackendUnavailable as exc:
             logger.warning("InfluxDB unavailable, %d line(s) kept as pending: %s", len(lines), exc)
+            self._unavailable_until = asyncio.get_running_loop().time() + self._pending_interval
             return [_Failure(lines, f"unavailable: {exc}")]
         return []
 
@@ -393,11 +411,16 @@ class InfluxSink(TimeSeriesSink):
         return written
 
     async def _retry_pending_forever(self) -> None:
+        written = 0
         while True:
-            await asyncio.sleep(self._pending_interval)
+            # Rounds follow each other at once while they make progress (a backlog drains
+            # at full speed), and wait an interval otherwise.
+            if not written:
+                await asyncio.sleep(self._pending_interval)
             try:
-                await self.retry_pending()
+                written = await self.retry_pending()
             except Exception:
+                written = 0
                 logger.exception("InfluxDB: retrying pending writes failed; trying again later")
 
     # -- reading -------------------------------------------------------------------------
@@ -413,10 +436,27 @@ class InfluxSink(TimeSeriesSink):
     ) -> list[CountBucket]:
         if any(not values for values in tag_filters.values()):
             return []
+        try:
+            return await self._count(
+                measurement, start, end, interval_seconds, tag_filters, field_filters or {}
+            )
+        except InfluxRefusedError as exc:
+            # A configuration fault (token, bucket, no Flux); the readers answer 503 to it.
+            raise BackendUnavailable(f"InfluxDB refused the count query: {exc}") from exc
+
+    async def _count(
+        self,
+        measurement: str,
+        start: datetime,
+        end: datetime,
+        interval_seconds: int,
+        tag_filters: Mapping[str, Sequence[str]],
+        field_filters: Mapping[str, FieldValue],
+    ) -> list[CountBucket]:
         await self._ensure_database()
         if self._api_version == 2:
             return await self._count_with_flux(
-                measurement, start, end, interval_seconds, tag_filters, field_filters or {}
+                measurement, start, end, interval_seconds, tag_filters, field_filters
             )
         conditions = [f"time >= {to_ns(start)}", f"time < {to_ns(end)}"]
         for name, values in tag_filters.items():
@@ -424,7 +464,7 @@ class InfluxSink(TimeSeriesSink):
                 f"{influxql_identifier(name)}::tag = {influxql_string(value)}" for value in values
             )
             conditions.append(f"({alternatives})")
-        for name, value in (field_filters or {}).items():
+        for name, value in field_filters.items():
             conditions.append(f"{influxql_identifier(name)}::field = {influxql_literal(value)}")
         database, _, retention_policy = self._bucket.partition("/")
         source = influxql_identifier(measurement)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +11,7 @@ from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.timeseries.base import Point
 from cellmon.core.timeseries.influx import InfluxSink
+from cellmon.db.models import PendingTimeSeriesWrite
 from tests.core.timeseries.conftest import MakeSink, pending_rows
 from tests.core.timeseries.influx_compat import RecordingTransport, v2_compat_transport
 from tests.services import INFLUXDB_URL, influxql, unique_name
@@ -241,17 +242,22 @@ async def test_points_wait_in_the_database_while_influxdb_is_down_then_are_writt
 async def test_a_failed_retry_backs_off(
     make_sink: MakeSink, database: Database, closed_port_url: str
 ) -> None:
-    sink = await make_sink(url=closed_port_url, pending_interval_seconds=3600)
+    sink = await make_sink(
+        url=closed_port_url, pending_interval_seconds=1000, pending_max_seconds=100_000
+    )
     await sink.write([progress()])
     [before] = await pending_rows(database)
+    assert before.attempts == 0
+    assert before.next_attempt_at > datetime.now(UTC) + timedelta(seconds=900)
     async with database.sessions.begin() as session:
-        row = await session.get(type(before), before.id)
+        row = await session.get(PendingTimeSeriesWrite, before.id)
         assert row is not None
         row.next_attempt_at = datetime.now(UTC)
     assert await sink.retry_pending() == 0
     [after] = await pending_rows(database)
-    assert after.attempts == before.attempts + 1
-    assert after.next_attempt_at > datetime.now(UTC)
+    assert after.attempts == 1
+    # The wait doubles with each failed attempt.
+    assert after.next_attempt_at > datetime.now(UTC) + timedelta(seconds=1900)
     assert after.lines == before.lines
 
 
@@ -278,3 +284,34 @@ def test_v1_token_must_be_user_and_password(database: Database) -> None:
         InfluxSink(
             url=INFLUXDB_URL, api_version=1, bucket="b", org="", token="abc", database=database
         )
+
+
+async def test_while_influxdb_is_down_writes_go_straight_to_pending(
+    make_sink: MakeSink, database: Database, closed_port_url: str
+) -> None:
+    transport = RecordingTransport()
+    sink = await make_sink(
+        url=closed_port_url, batch_lines=2, pending_interval_seconds=3600, transport=transport
+    )
+
+    def writes_tried() -> int:
+        return sum(request.path == "/write" for request in transport.seen)
+
+    await sink.write([progress(time_ns=T0 + offset) for offset in range(4)])
+    # The first request was tried 3 times; the second chunk and the next write were not.
+    assert writes_tried() == 3
+    await sink.write([progress(user="u2")])
+    assert writes_tried() == 3
+    assert [row.points for row in await pending_rows(database)] == [2, 2, 1]
+
+
+async def test_a_count_the_server_cannot_answer_is_unavailable_not_a_crash(
+    make_sink: MakeSink, influxdb_database: str
+) -> None:
+    # InfluxDB 1.6 has no Flux endpoint: the 2.x read path gets a 404 from the real server.
+    sink = await make_sink(
+        api_version=2, bucket=influxdb_database, transport=v2_compat_transport(INFLUXDB_URL, None)
+    )
+    moment = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    with pytest.raises(BackendUnavailable, match="refused the count query: HTTP 404"):
+        await sink.count_per_interval("student_progress", moment, moment, 60, {})

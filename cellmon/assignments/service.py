@@ -1,0 +1,100 @@
+"""Rules on assignments: they belong to an existing class and notebook; guarded deletes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellmon.assignments import repository
+from cellmon.assignments.schemas import AssignmentCreate, AssignmentUpdate
+from cellmon.classes import service as classes
+from cellmon.core.errors import ConflictError, MissingReferenceError, NotFoundError
+from cellmon.db.models import ClassAssignment
+from cellmon.notebooks import service as notebooks
+
+
+async def get_assignment(session: AsyncSession, assignment_id: int) -> ClassAssignment:
+    assignment = await repository.get(session, assignment_id)
+    if assignment is None:
+        raise NotFoundError(f"assignment {assignment_id} does not exist")
+    return assignment
+
+
+async def assignment_exists(session: AsyncSession, assignment_id: int) -> bool:
+    return await repository.get(session, assignment_id) is not None
+
+
+async def _check_references(
+    session: AsyncSession, class_id: int | None, notebook_id: int | None
+) -> None:
+    missing = []
+    if class_id is not None and not await classes.class_exists(session, class_id):
+        missing.append(f"class {class_id}")
+    if notebook_id is not None and not await notebooks.notebook_exists(session, notebook_id):
+        missing.append(f"notebook {notebook_id}")
+    if missing:
+        verb = "do" if len(missing) > 1 else "does"
+        raise MissingReferenceError(f"{' and '.join(missing)} {verb} not exist")
+
+
+async def _commit_references(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise MissingReferenceError(
+            "the class or notebook was deleted while the assignment was being saved"
+        ) from exc
+
+
+async def create_assignment(session: AsyncSession, body: AssignmentCreate) -> ClassAssignment:
+    await _check_references(session, body.class_id, body.notebook_id)
+    assignment = ClassAssignment(**body.model_dump())
+    session.add(assignment)
+    await _commit_references(session)
+    return assignment
+
+
+async def list_assignments(
+    session: AsyncSession, *, skip: int, limit: int, class_id: int | None
+) -> Sequence[ClassAssignment]:
+    return await repository.list_assignments(session, skip=skip, limit=limit, class_id=class_id)
+
+
+async def update_assignment(
+    session: AsyncSession, assignment_id: int, body: AssignmentUpdate
+) -> ClassAssignment:
+    assignment = await get_assignment(session, assignment_id)
+    changes = body.model_dump(exclude_unset=True)
+    await _check_references(session, changes.get("class_id"), changes.get("notebook_id"))
+    for field, value in changes.items():
+        setattr(assignment, field, value)
+    await _commit_references(session)
+    return assignment
+
+
+async def delete_assignment(
+    session: AsyncSession, assignment_id: int, *, cascade: bool
+) -> ClassAssignment:
+    assignment = await get_assignment(session, assignment_id)
+    if cascade:
+        await repository.delete_submissions(session, assignment_id)
+    else:
+        submissions = await repository.count_submissions(session, assignment_id)
+        if submissions:
+            raise ConflictError(
+                f"assignment {assignment_id} still has {submissions} submission(s); "
+                "pass cascade=true to delete them with it"
+            )
+    await session.delete(assignment)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        # A submission arrived between our count and our delete.
+        await session.rollback()
+        raise ConflictError(
+            f"assignment {assignment_id} received a submission while being deleted; try again"
+        ) from exc
+    return assignment

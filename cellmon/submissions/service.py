@@ -1,0 +1,117 @@
+"""Rules on submissions: they reference an existing assignment and student; grading notifies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellmon.assignments import service as assignments
+from cellmon.core.bus import MessageBus
+from cellmon.core.errors import MissingReferenceError, NotFoundError
+from cellmon.db.base import utcnow
+from cellmon.db.models import AssignmentSubmission
+from cellmon.live.messages import (
+    ASSIGNMENT_GRADED,
+    LiveMessage,
+    notifications_channel,
+    publish,
+)
+from cellmon.students import service as students
+from cellmon.submissions import repository
+from cellmon.submissions.schemas import SubmissionCreate, SubmissionStatus, SubmissionUpdate
+
+
+async def get_submission(session: AsyncSession, submission_id: int) -> AssignmentSubmission:
+    submission = await repository.get(session, submission_id)
+    if submission is None:
+        raise NotFoundError(f"submission {submission_id} does not exist")
+    return submission
+
+
+async def create_submission(session: AsyncSession, body: SubmissionCreate) -> AssignmentSubmission:
+    missing = []
+    if not await assignments.assignment_exists(session, body.assignment_id):
+        missing.append(f"assignment {body.assignment_id}")
+    if not await students.student_exists(session, body.student_id):
+        missing.append(f"student {body.student_id}")
+    if missing:
+        verb = "do" if len(missing) > 1 else "does"
+        raise MissingReferenceError(f"{' and '.join(missing)} {verb} not exist")
+    submission = AssignmentSubmission(
+        assignment_id=body.assignment_id,
+        student_id=body.student_id,
+        notebook_content=body.notebook_content,
+        submitted_at=body.submitted_at or utcnow(),
+        status=SubmissionStatus.SUBMITTED.value,
+    )
+    session.add(submission)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise MissingReferenceError(
+            "the assignment or student was deleted while the submission was being saved"
+        ) from exc
+    return submission
+
+
+async def list_submissions(
+    session: AsyncSession,
+    *,
+    skip: int,
+    limit: int,
+    assignment_id: int | None,
+    student_id: int | None,
+) -> Sequence[AssignmentSubmission]:
+    return await repository.list_submissions(
+        session, skip=skip, limit=limit, assignment_id=assignment_id, student_id=student_id
+    )
+
+
+async def update_submission(
+    session: AsyncSession, bus: MessageBus, submission_id: int, body: SubmissionUpdate
+) -> AssignmentSubmission:
+    """Apply a partial update; a new or changed grade grades the submission and, once the
+    change is committed, tells the student on `notifications:{student_id}`."""
+    submission = await get_submission(session, submission_id)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    notification: LiveMessage | None = None
+    if "grade" in changes:
+        grade = changes["grade"]
+        if grade is None:
+            submission.graded_at = None
+            if submission.status == SubmissionStatus.GRADED:
+                changes.setdefault("status", SubmissionStatus.SUBMITTED.value)
+        elif grade != submission.grade:
+            graded_at = utcnow()
+            submission.graded_at = graded_at
+            changes.setdefault("status", SubmissionStatus.GRADED.value)
+            assignment = await assignments.get_assignment(session, submission.assignment_id)
+            notification = LiveMessage(
+                type=ASSIGNMENT_GRADED,
+                channels=(notifications_channel(submission.student_id),),
+                data={
+                    "submission_id": submission.id,
+                    "assignment_id": assignment.id,
+                    "assignment_title": assignment.title,
+                    "grade": grade,
+                    "feedback": changes.get("feedback", submission.feedback),
+                    "graded_at": graded_at.isoformat(),
+                },
+            )
+    for field, value in changes.items():
+        setattr(submission, field, value)
+    await session.commit()
+    # Only once saved: a student told of a grade must find it when they look.
+    if notification is not None:
+        await publish(bus, [notification])
+    return submission
+
+
+async def delete_submission(session: AsyncSession, submission_id: int) -> AssignmentSubmission:
+    submission = await get_submission(session, submission_id)
+    await session.delete(submission)
+    await session.commit()
+    return submission
