@@ -36,8 +36,11 @@ from cellmon.live.messages import LiveMessage, class_channel, progress_channel
 logger = logging.getLogger(__name__)
 
 # SQLSTATEs that a retry of the same transaction can pass: serialization failure, deadlock,
-# connection failures (08…), server shutting down (57P…).
-_TRANSIENT_SQLSTATES = ("40001", "40P01", "08", "57P")
+# connection failures (08…), too many connections / out of resources (53…), server shutting
+# down (57P…), lock not available (55P03).
+_TRANSIENT_SQLSTATES = ("40001", "40P01", "08", "53", "57P", "55P03")
+# SQLite reports its passing conditions without a SQLSTATE; these words name them.
+_TRANSIENT_SQLITE_WORDS = ("locked", "busy", "disk i/o", "unable to open", "disk is full")
 ERROR_TEXT_MAX_CHARS = 2000
 
 
@@ -46,10 +49,16 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, BackendUnavailable | OSError | TimeoutError):
         return True
     if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        if exc.connection_invalidated:
             return True
         state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        return isinstance(state, str) and state.startswith(_TRANSIENT_SQLSTATES)
+        if isinstance(state, str):
+            return state.startswith(_TRANSIENT_SQLSTATES)
+        if isinstance(exc, InterfaceError):
+            return True
+        if isinstance(exc, OperationalError):
+            text = str(exc.orig).lower()
+            return any(word in text for word in _TRANSIENT_SQLITE_WORDS)
     return False
 
 
@@ -65,13 +74,6 @@ class BatchOutcome:
     ack_ids: list[str] = field(default_factory=list)
     points: list[Point] = field(default_factory=list)
     messages: list[LiveMessage] = field(default_factory=list)
-    dead_lettered: int = 0
-
-
-@dataclass(slots=True)
-class _Decoded:
-    message_id: str
-    event: IngestEvent
 
 
 class _EventsFailed(Exception):
@@ -96,7 +98,7 @@ class BatchProcessor:
     async def process(self, messages: Sequence[QueuedMessage]) -> BatchOutcome:
         """Record the messages' events; raises BackendUnavailable when it cannot decide."""
         outcome = BatchOutcome()
-        decoded: list[_Decoded] = []
+        events: list[IngestEvent] = []
         seen: set[str] = set()
         undecodable: list[dict[str, Any]] = []
         for message in messages:
@@ -110,33 +112,30 @@ class BatchProcessor:
             # A batch can hold the same event twice (a client retry); it is recorded once.
             if event.event_id not in seen:
                 seen.add(event.event_id)
-                decoded.append(_Decoded(message.id, event))
+                events.append(event)
         try:
-            recorded, dead = await self._record_or_split(decoded)
+            recorded, dead = await self._record_or_split(events)
             await self._store_dead_letters(undecodable + dead)
         except Exception as exc:
             if is_transient(exc):
                 raise BackendUnavailable(f"recording events: {exc}") from exc
             raise
-        outcome.dead_lettered = len(undecodable) + len(dead)
         outcome.messages = recorded
         dead_ids = {row["event_id"] for row in dead}
-        outcome.points = [
-            point_for(item.event) for item in decoded if item.event.event_id not in dead_ids
-        ]
+        outcome.points = [point_for(event) for event in events if event.event_id not in dead_ids]
         return outcome
 
     async def _record_or_split(
-        self, items: Sequence[_Decoded]
+        self, events: Sequence[IngestEvent]
     ) -> tuple[list[LiveMessage], list[dict[str, Any]]]:
         """Live messages of what was recorded, and dead-letter rows of what was not."""
-        if not items:
+        if not events:
             return [], []
         try:
-            return await self._record_with_retry([item.event for item in items]), []
+            return await self._record_with_retry(events), []
         except _EventsFailed as failure:
-            if len(items) == 1:
-                event = items[0].event
+            if len(events) == 1:
+                event = events[0]
                 logger.error(
                     "event dead-lettered",
                     extra={"event_id": event.event_id, "event_type": event.event_type},
@@ -151,9 +150,9 @@ class BatchProcessor:
                         self._max_attempts,
                     )
                 ]
-        middle = len(items) // 2
-        first_messages, first_dead = await self._record_or_split(items[:middle])
-        second_messages, second_dead = await self._record_or_split(items[middle:])
+        middle = len(events) // 2
+        first_messages, first_dead = await self._record_or_split(events[:middle])
+        second_messages, second_dead = await self._record_or_split(events[middle:])
         return first_messages + second_messages, first_dead + second_dead
 
     async def _record_with_retry(self, events: Sequence[IngestEvent]) -> list[LiveMessage]:

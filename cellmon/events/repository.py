@@ -12,8 +12,20 @@ import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Result,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.db.base import utcnow
@@ -41,10 +53,32 @@ PROGRESS_EVENTS: Table = ProgressEvent.__table__  # type: ignore[assignment]
 DEAD_LETTERS: Table = DeadLetter.__table__  # type: ignore[assignment]
 
 
-def _insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+def _insert(
+    dialect: str, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> tuple[postgresql.Insert | sqlite.Insert, list[Mapping[str, Any]] | None]:
+    """An INSERT of many rows in one statement, and the parameters to execute it with.
+
+    On PostgreSQL the rows travel as one array per column, unnested by the server: asyncpg
+    encodes arrays natively, so the cost per row stays in C. Elsewhere they go as a multi-row
+    VALUES (SQLAlchemy's insertmanyvalues). Every row has the same keys.
+    """
+    if dialect != "postgresql":
+        return sqlite.insert(table), list(rows)
+    columns = list(rows[0])
+    arrays = [
+        bindparam(f"rows_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type))
+        for name in columns
+    ]
+    source = select(func.unnest(*arrays).table_valued(*columns).render_derived())
+    return postgresql.insert(table).from_select(columns, source), None
+
+
+async def _execute(
+    session: AsyncSession, statement: Executable, params: list[Mapping[str, Any]] | None
+) -> Result[*tuple[Any, ...]]:
+    if params is None:
+        return await session.execute(statement)
+    return await session.execute(statement, params)
 
 
 def _later(current: ColumnElement[Any], incoming: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -76,7 +110,7 @@ async def upsert_students(
         return {}
     now = utcnow()
     values = [{**row, "created_at": now, "updated_at": now} for row in rows]
-    insert = _insert(dialect, STUDENTS)
+    insert, params = _insert(dialect, STUDENTS, sorted(values, key=lambda row: row["email"]))
     stored, incoming = STUDENTS.c, insert.excluded
     help_is_newer = and_(
         incoming.help_last_seen_at.is_not(None),
@@ -107,7 +141,7 @@ async def upsert_students(
             "updated_at": now,
         },
     ).returning(stored.id, stored.email)
-    result = await session.execute(statement, sorted(values, key=lambda row: row["email"]))
+    result = await _execute(session, statement, params)
     return {email: student_id for student_id, email in result.all()}
 
 
@@ -117,7 +151,9 @@ async def upsert_sessions(
     """Sessions by the client's sessionId: first and last seen widened, ended_at kept once set."""
     if not rows:
         return {}
-    insert = _insert(dialect, SESSIONS)
+    insert, params = _insert(
+        dialect, SESSIONS, sorted(rows, key=lambda row: row["client_session_id"])
+    )
     stored, incoming = SESSIONS.c, insert.excluded
     statement = insert.on_conflict_do_update(
         index_elements=[stored.client_session_id],
@@ -127,9 +163,7 @@ async def upsert_sessions(
             "ended_at": _later(stored.ended_at, incoming.ended_at),
         },
     ).returning(stored.id, stored.client_session_id)
-    result = await session.execute(
-        statement, sorted(rows, key=lambda row: row["client_session_id"])
-    )
+    result = await _execute(session, statement, params)
     return {client_id: session_id for session_id, client_id in result.all()}
 
 
@@ -144,16 +178,15 @@ async def resolve_notebooks(
     missing = [path for path in wanted if path not in found]
     if missing:
         now = utcnow()
-        statement = (
-            _insert(dialect, NOTEBOOKS)
-            .on_conflict_do_nothing(index_elements=[NOTEBOOKS.c.path])
-            .returning(NOTEBOOKS.c.id, NOTEBOOKS.c.path)
-        )
         rows = [
             {"path": path, "name": _notebook_name(path), "created_at": now, "updated_at": now}
             for path in missing
         ]
-        result = await session.execute(statement, rows)
+        insert, params = _insert(dialect, NOTEBOOKS, rows)
+        statement = insert.on_conflict_do_nothing(index_elements=[NOTEBOOKS.c.path]).returning(
+            NOTEBOOKS.c.id, NOTEBOOKS.c.path
+        )
+        result = await _execute(session, statement, params)
         found.update({path: notebook_id for notebook_id, path in result.all()})
         # Those another worker created meanwhile.
         if len(found) < len(wanted):
@@ -187,11 +220,6 @@ async def resolve_cells(
     missing = sorted(key for key in cells if key not in found)
     if missing:
         now = utcnow()
-        statement = (
-            _insert(dialect, CELLS)
-            .on_conflict_do_nothing(index_elements=[CELLS.c.notebook_id, CELLS.c.client_cell_id])
-            .returning(CELLS.c.id, CELLS.c.notebook_id, CELLS.c.client_cell_id)
-        )
         rows = [
             {
                 "notebook_id": key[0],
@@ -202,7 +230,11 @@ async def resolve_cells(
             }
             for key in missing
         ]
-        result = await session.execute(statement, rows)
+        insert, params = _insert(dialect, CELLS, rows)
+        statement = insert.on_conflict_do_nothing(
+            index_elements=[CELLS.c.notebook_id, CELLS.c.client_cell_id]
+        ).returning(CELLS.c.id, CELLS.c.notebook_id, CELLS.c.client_cell_id)
+        result = await _execute(session, statement, params)
         found.update({(row.notebook_id, row.client_cell_id): row.id for row in result.all()})
         if len(found) < len(cells):
             found.update(await _cell_ids(session, [key for key in cells if key not in found]))
@@ -231,12 +263,11 @@ async def insert_executions(
     """Execution ids by eventId, for the rows that were not recorded before."""
     if not rows:
         return {}
-    statement = (
-        _insert(dialect, EXECUTIONS)
-        .on_conflict_do_nothing(index_elements=[EXECUTIONS.c.event_id])
-        .returning(EXECUTIONS.c.id, EXECUTIONS.c.event_id)
+    insert, params = _insert(dialect, EXECUTIONS, rows)
+    statement = insert.on_conflict_do_nothing(index_elements=[EXECUTIONS.c.event_id]).returning(
+        EXECUTIONS.c.id, EXECUTIONS.c.event_id
     )
-    result = await session.execute(statement, list(rows))
+    result = await _execute(session, statement, params)
     return {event_id: execution_id for execution_id, event_id in result.all()}
 
 
@@ -251,7 +282,8 @@ async def update_cell_states(
     """
     if not rows:
         return {}
-    insert = _insert(dialect, CELL_STATES)
+    ordered = sorted(rows, key=lambda row: (row["student_id"], row["cell_id"]))
+    insert, params = _insert(dialect, CELL_STATES, ordered)
     stored, incoming = CELL_STATES.c, insert.excluded
     is_newer = incoming.last_event_time >= stored.last_event_time
     statement = insert.on_conflict_do_update(
@@ -273,8 +305,7 @@ async def update_cell_states(
             "last_event_time": _later(stored.last_event_time, incoming.last_event_time),
         },
     ).returning(stored.student_id, stored.cell_id, stored.consecutive_errors)
-    ordered = sorted(rows, key=lambda row: (row["student_id"], row["cell_id"]))
-    result = await session.execute(statement, ordered)
+    result = await _execute(session, statement, params)
     return {(student_id, cell_id): streak for student_id, cell_id, streak in result.all()}
 
 
@@ -282,10 +313,9 @@ async def insert_accesses(
     session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
 ) -> None:
     if rows:
-        statement = _insert(dialect, ACCESSES).on_conflict_do_nothing(
-            index_elements=[ACCESSES.c.event_id]
-        )
-        await session.execute(statement, list(rows))
+        insert, params = _insert(dialect, ACCESSES, rows)
+        statement = insert.on_conflict_do_nothing(index_elements=[ACCESSES.c.event_id])
+        await _execute(session, statement, params)
 
 
 async def insert_progress_events(
@@ -294,12 +324,11 @@ async def insert_progress_events(
     """The eventIds of the rows that were not recorded before."""
     if not rows:
         return set()
-    statement = (
-        _insert(dialect, PROGRESS_EVENTS)
-        .on_conflict_do_nothing(index_elements=[PROGRESS_EVENTS.c.event_id])
-        .returning(PROGRESS_EVENTS.c.event_id)
-    )
-    result = await session.execute(statement, list(rows))
+    insert, params = _insert(dialect, PROGRESS_EVENTS, rows)
+    statement = insert.on_conflict_do_nothing(
+        index_elements=[PROGRESS_EVENTS.c.event_id]
+    ).returning(PROGRESS_EVENTS.c.event_id)
+    result = await _execute(session, statement, params)
     return set(result.scalars().all())
 
 

@@ -8,7 +8,8 @@ Rules for what the client may leave out (a 4xx would lose the event, so none ref
 - no `notebookPath`: `unknown`, as the client itself says for a notebook without a path;
 - `code`, `result`, `errorMessage` longer than CELLMON_MAX_FIELD_BYTES (UTF-8) are cut and end
   with a marker; the event then lists them in `truncatedFields`;
-- `userName`, `teamName` are cut to the 255 characters their columns hold.
+- `userName`, `teamName` are cut to the 255 characters their columns hold;
+- NUL characters, which PostgreSQL text cannot hold, become U+FFFD.
 """
 
 from __future__ import annotations
@@ -122,6 +123,9 @@ def _event_error(error: Any, single: bool) -> EventError:
 def normalise(event: ClientEvent, received_at: datetime, max_field_bytes: int) -> dict[str, Any]:
     """The queue form of an event: every rule of this module's docstring applied."""
     data: dict[str, Any] = dict(event)
+    for name, value in data.items():
+        if isinstance(value, str) and "\x00" in value:
+            data[name] = value.replace("\x00", "\ufffd")
     if not data.get("eventId"):
         data.pop("eventId", None)
         data["eventId"] = str(

@@ -106,13 +106,13 @@ def worker_for(app: FastAPI, registry: HandlerRegistry | None = None) -> Worker:
 
 
 async def drain(
-    app: FastAPI, *, registry: HandlerRegistry | None = None, timeout: float = 60
+    app: FastAPI, *, registry: HandlerRegistry | None = None, give_up_after: float = 60
 ) -> int:
     """Process queued events until none is left; how many messages this call processed."""
     worker = worker_for(app, registry)
     queue = app.state.backends.queue
     processed = 0
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(give_up_after):
         while True:
             claimed = await worker.run_once(block_ms=0)
             processed += claimed

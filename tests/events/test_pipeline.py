@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from cellmon.db.models import (
     Cell,
     CellExecution,
-    Notebook,
     NotebookAccess,
     ProgressEvent,
     Student,
@@ -59,7 +58,9 @@ async def test_client_examples_are_recorded(client: httpx.AsyncClient, app: Fast
     await drain(app)
 
     student = await student_id(client, app)
-    executions = (await client.get("/api/v1/cell-executions", params={"student_id": student})).json()
+    executions = (
+        await client.get("/api/v1/cell-executions", params={"student_id": student})
+    ).json()
     assert [item["event_id"] for item in executions] == [
         "3f2b9c1e-7a4d-4e8b-9c2a-1d5e6f7a8b9c",
         "0b7c5a55-1f0e-4c39-9d64-3a0d2f8e9b11",
@@ -130,16 +131,23 @@ async def test_every_event_type_goes_where_it_belongs(
         client_event(eventType="session_start", eventTime="2025-01-19T03:00:00.000Z"),
         client_event(eventType="notebook_opened", eventTime="2025-01-19T03:00:01.000Z"),
         execution(
-            "md-1", cellType="markdown", executionCount=None, code="# Title",
+            "md-1",
+            cellType="markdown",
+            executionCount=None,
+            code="# Title",
             time="2025-01-19T03:00:02.000Z",
         ),
         client_event(eventType="cell_execution_start", cellId="c-1"),
         client_event(
-            eventType="cell_execution_complete", cellId="c-1", executionCount=2,
+            eventType="cell_execution_complete",
+            cellId="c-1",
+            executionCount=2,
             eventTime="2025-01-19T03:00:03.000Z",
         ),
         client_event(
-            eventType="cell_execution_error", cellId="c-2", errorMessage="ValueError: x",
+            eventType="cell_execution_error",
+            cellId="c-2",
+            errorMessage="ValueError: x",
             eventTime="2025-01-19T03:00:04.000Z",
         ),
         client_event(eventType="cell_error", cellId="c-2", eventTime="2025-01-19T03:00:05.000Z"),
@@ -176,7 +184,10 @@ async def test_every_event_type_goes_where_it_belongs(
             (await session.execute(select(ProgressEvent.event_type, ProgressEvent.payload))).all()
         )
         assert set(generic) == {
-            "session_start", "cell_execution_start", "quiz_answered", "session_end",
+            "session_start",
+            "cell_execution_start",
+            "quiz_answered",
+            "session_end",
         }
         assert orjson.loads(generic["quiz_answered"])["answer"] == {"q": 1, "a": "B"}
         ended = await session.scalar(select(StudentSession.ended_at))
@@ -249,9 +260,7 @@ async def test_help_and_help_stop_set_the_students_help_state(
         "requested_at": "2025-01-19T03:00:00Z",
         "last_seen_at": "2025-01-19T03:00:10Z",
     }
-    await post(
-        client, [client_event(eventType="help_stop", eventTime="2025-01-19T03:00:15.000Z")]
-    )
+    await post(client, [client_event(eventType="help_stop", eventTime="2025-01-19T03:00:15.000Z")])
     await drain(app)
     # A `help` that arrives late (sent before the stop) does not reopen the request.
     await post(client, [client_event(eventType="help", eventTime="2025-01-19T03:00:12.000Z")])
@@ -284,25 +293,26 @@ async def test_live_messages_reach_student_and_class_channels(
 
     received: list[LiveMessage] = []
     listening = asyncio.Event()
+    all_received = asyncio.Event()
 
     async def listen() -> None:
         stream = app.state.backends.bus.listen()
         listening.set()
         async for raw in stream:
             received.append(LiveMessage.decode(raw))
+            if len(received) == 6:
+                all_received.set()
 
     listener = asyncio.create_task(listen())
     await listening.wait()
     await asyncio.sleep(0)
     events = [
-        execution("c", error=True, time=f"2025-01-19T03:00:0{second}.000Z")
-        for second in range(4)
+        execution("c", error=True, time=f"2025-01-19T03:00:0{second}.000Z") for second in range(4)
     ] + [client_event(eventType="help")]
     await post(client, events)
     await drain(app)
     async with asyncio.timeout(10):
-        while len(received) < 6:
-            await asyncio.sleep(0.01)
+        await all_received.wait()
     listener.cancel()
     channels = (f"progress:{sid}", *(f"class:{class_id}" for class_id in class_ids))
     assert all(message.channels == channels for message in received)
@@ -316,3 +326,15 @@ async def test_live_messages_reach_student_and_class_channels(
     assert update.data["status"] == "error"
     assert update.data["client_cell_id"] == "c"
     assert update.data["student_id"] == sid
+
+
+async def test_events_in_the_same_millisecond_keep_their_own_points(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    same_time = "2025-01-19T03:00:00.000Z"
+    await post(client, [execution("a", time=same_time), execution("b", time=same_time)])
+    await drain(app)
+    async with app.state.database.sessions() as session:
+        times = (await session.scalars(select(TimeSeriesPoint.time_ns))).all()
+    assert len(set(times)) == 2
+    assert all(0 <= t - 1737255600000000000 < 1_000_000 for t in times)

@@ -10,6 +10,7 @@ next consumer that looks for them.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -21,6 +22,8 @@ from redis.exceptions import RedisError, ResponseError
 
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.queue.base import MessageQueue, QueuedMessage
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=60)
 BODY_FIELD = b"b"
@@ -52,7 +55,12 @@ class RedisStreamQueue(MessageQueue):
         self._next_reclaim = 0.0
 
     async def start(self) -> None:
-        await self._ensure_group()
+        # Producers need no group: an API process starts (and answers 503) while Redis is
+        # down, and consumers create the group when they first read.
+        try:
+            await self._ensure_group()
+        except BackendUnavailable as exc:
+            logger.warning("redis queue not reachable at start", extra={"error": str(exc)})
 
     async def _ensure_group(self) -> None:
         try:
@@ -90,7 +98,7 @@ class RedisStreamQueue(MessageQueue):
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise BackendUnavailable(f"redis queue: {exc}") from exc
-            # The stream was deleted (e.g. Redis restarted without persistence): recreate it.
+            # No group yet (Redis was down at start, or restarted without its data).
             await self._ensure_group()
             return []
         except (RedisError, OSError) as exc:

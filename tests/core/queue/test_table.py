@@ -1,0 +1,58 @@
+"""TableQueue, the embedded queue, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from cellmon.core.database import Database
+from cellmon.core.queue.table import TableQueue
+from cellmon.core.settings import Settings
+
+SHORT_LEASE = timedelta(milliseconds=200)
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings)
+    yield database
+    await database.dispose()
+
+
+async def test_enqueue_claim_ack(database: Database) -> None:
+    queue = TableQueue(database, lease=SHORT_LEASE)
+    await queue.enqueue([b"one", b"two"])
+    assert await queue.depth() == 2
+    messages = await queue.claim("c1", 10, block_ms=0)
+    assert [m.body for m in messages] == [b"one", b"two"]
+    assert await queue.claim("c2", 10, block_ms=0) == []
+    await queue.ack([m.id for m in messages])
+    assert await queue.depth() == 0
+
+
+async def test_entries_of_a_dead_consumer_come_back_after_the_lease(database: Database) -> None:
+    queue = TableQueue(database, lease=SHORT_LEASE)
+    await queue.enqueue([b"a"])
+    [taken] = await queue.claim("dead", 10, block_ms=0)
+    await asyncio.sleep(SHORT_LEASE.total_seconds() * 1.5)
+    [again] = await queue.claim("alive", 10, block_ms=0)
+    assert again.id == taken.id
+    assert again.deliveries == 2
+
+
+async def test_consumers_share_entries_without_overlap(database: Database) -> None:
+    queue = TableQueue(database)
+    bodies = [str(i).encode() for i in range(100)]
+    await queue.enqueue(bodies)
+    got: list[bytes] = []
+
+    async def consume(name: str) -> None:
+        while batch := await queue.claim(name, 9, block_ms=0):
+            got.extend(m.body for m in batch)
+            await queue.ack([m.id for m in batch])
+
+    await asyncio.gather(consume("a"), consume("b"))
+    assert sorted(got) == sorted(bodies)

@@ -1,0 +1,173 @@
+"""The consumer loop: redelivery, graceful stop, transient failures, concurrent workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select, text
+
+from cellmon.core.errors import BackendUnavailable
+from cellmon.db.models import CellExecution, DeadLetter, ProgressEvent, StudentCellState
+from cellmon.events.context import BatchContext
+from cellmon.events.pipeline import BatchProcessor
+from cellmon.events.registry import builtin_registry
+from cellmon.events.schemas import IngestEvent
+from cellmon.worker.runner import Worker
+from tests.events.helpers import client_event, drain, execution, postgres_only
+
+JSON = {"Content-Type": "application/json"}
+LEASE_SECONDS = 0.3
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    # No worker inside the app: each test drives its own.
+    return {
+        "CELLMON_RUN_WORKER_IN_SERVER": False,
+        "CELLMON_QUEUE_LEASE_SECONDS": LEASE_SECONDS,
+        "CELLMON_WORKER_RETRY_BASE_SECONDS": 0,
+        # One try: an event failing for its own sake is dead-lettered at once.
+        "CELLMON_WORKER_MAX_ATTEMPTS": 1,
+    }
+
+
+async def post(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> None:
+    response = await client.post("/api/v1/events", content=orjson.dumps(events), headers=JSON)
+    assert response.status_code == 202
+
+
+async def count(app: FastAPI, model: type) -> int:
+    async with app.state.database.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_entry_redelivered_after_a_worker_died_is_recorded_once(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    await post(client, [execution("c", error=True), client_event(eventType="help")])
+    queue = app.state.backends.queue
+    claimed = await queue.claim("dies-before-ack", 10, block_ms=0)
+    assert len(claimed) == 2
+    # It committed its rows, then died before acknowledging them.
+    await BatchProcessor(app.state.database, app.state.settings).process(claimed)
+    await asyncio.sleep(LEASE_SECONDS * 1.5)
+    assert await drain(app) == 2
+    assert await queue.depth() == 0
+    assert await count(app, CellExecution) == 1
+    assert await count(app, ProgressEvent) == 1
+    async with app.state.database.sessions() as session:
+        state = await session.scalar(select(StudentCellState))
+    assert state is not None
+    assert (state.executions, state.errors, state.consecutive_errors) == (1, 1, 1)
+
+
+async def test_stop_finishes_and_acknowledges_the_current_batch(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    registry = builtin_registry()
+
+    async def slow(context: BatchContext, events: Sequence[IngestEvent]) -> None:
+        entered.set()
+        await release.wait()
+
+    registry.register("slow", slow)
+    settings = app.state.settings.model_copy(update={"CELLMON_WORKER_BATCH_SIZE": 2})
+    worker = Worker(app.state.database, app.state.backends, settings, registry=registry)
+    await post(client, [client_event(eventType="slow"), execution("c")])
+    await post(client, [execution("later")])
+    running = asyncio.create_task(worker.run())
+    await entered.wait()
+    worker.stop()
+    release.set()
+    await asyncio.wait_for(running, 10)
+    # The batch in hand was committed and acknowledged; the next one was left for later.
+    assert await count(app, CellExecution) == 1
+    assert await app.state.backends.queue.depth() == 1
+
+
+async def test_backend_outage_is_waited_out_never_dead_lettered(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    failures = 3  # more than CELLMON_WORKER_MAX_ATTEMPTS
+    registry = builtin_registry()
+
+    async def flaky(context: BatchContext, events: Sequence[IngestEvent]) -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise BackendUnavailable("database restarting")
+
+    registry.register("flaky", flaky)
+    await post(client, [client_event(eventType="flaky"), execution("c")])
+    await drain(app, registry=registry)
+    assert failures == 0
+    assert await count(app, DeadLetter) == 0
+    assert await count(app, CellExecution) == 1
+
+
+async def test_a_worker_inside_the_server_processes_events(
+    database_overrides: dict[str, Any],
+) -> None:
+    from asgi_lifespan import LifespanManager
+
+    from cellmon.app import create_app
+    from tests.services import make_settings
+
+    # The defaults of `make run`: embedded queue, so a worker runs in the server.
+    settings = make_settings(**database_overrides)
+    assert settings.run_worker_in_server
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            await post(client, [execution("c")])
+            async with asyncio.timeout(20):
+                while True:
+                    if (await client.get("/api/v1/cell-executions")).json():
+                        break
+                    await asyncio.sleep(0.05)
+        assert not app.state.worker.stopping
+    assert app.state.worker.stopping
+
+
+async def test_a_query_the_database_refuses_is_dead_lettered(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    registry = builtin_registry()
+
+    async def broken(context: BatchContext, events: Sequence[IngestEvent]) -> None:
+        await context.session.execute(text("SELECT * FROM no_such_table"))
+
+    registry.register("broken", broken)
+    await post(client, [client_event(eventType="broken"), execution("c")])
+    await drain(app, registry=registry)
+    assert await count(app, DeadLetter) == 1
+    assert await count(app, CellExecution) == 1
+
+
+@postgres_only
+async def test_a_dropped_database_connection_is_retried_not_dead_lettered(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    registry = builtin_registry()
+    kills = 2  # more than CELLMON_WORKER_MAX_ATTEMPTS, which a content failure would exhaust
+
+    async def kill_connection(context: BatchContext, events: Sequence[IngestEvent]) -> None:
+        nonlocal kills
+        if kills:
+            kills -= 1
+            await context.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    registry.register("kill_connection", kill_connection)
+    await post(client, [client_event(eventType="kill_connection"), execution("c")])
+    await drain(app, registry=registry)
+    assert kills == 0
+    assert await count(app, DeadLetter) == 0
+    assert await count(app, CellExecution) == 1
