@@ -37,12 +37,7 @@ INFLUXDB_URL = os.environ.get("BENCH_INFLUXDB_URL", "http://127.0.0.1:8086")
 
 
 def cellmon_command(*args: str) -> list[str]:
-    """`cellmon ARGS`, or its stand-in while the settings cannot read INFLUXDB_API_VERSION."""
-    from bench.cellmon_entry import environment_is_readable
-
-    if environment_is_readable():
-        return [str(BIN / "cellmon"), *args]
-    return [sys.executable, "-m", "bench.cellmon_entry", *args]
+    return [str(BIN / "cellmon"), *args]
 
 
 def free_port() -> int:
