@@ -174,7 +174,6 @@ class Stack:
         env["CELLMON_LOG_FORMAT"] = "json"
         self.data_dir = Path(tempfile.mkdtemp(prefix="cellmon-bench-"))
         env["CELLMON_DATA_DIR"] = str(self.data_dir)
-        env["PYTHONPATH"] = str(ROOT)
         if self.mode == "production":
             assert self.influx is not None
             self.postgres_db = unique_name("cellmon_bench")
