@@ -74,7 +74,7 @@ class Result:
     rows: int | None = None
     points: int | None = None
     rss: dict[str, int] = field(default_factory=dict)  # process name -> peak RSS bytes
-    cpu: dict[str, float] = field(default_factory=dict)  # process name -> CPU % over the run
+    cpu: dict[str, float] = field(default_factory=dict)  # process name -> CPU % under load
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -127,13 +127,18 @@ class RssSampler:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def note_cpu(self) -> None:
+        """CPU use of each process since the sampler started (called when the load ends)."""
         elapsed = time.monotonic() - self._started
         for item in self.items:
             used = item.cpu_seconds() - self._cpu_start[item.name]
             self.cpu_percent[item.name] = 100 * used / elapsed
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if not self.cpu_percent:
+            self.note_cpu()
 
     def peaks(self) -> dict[str, int]:
         return {item.name: item.peak_rss for item in self.items}
@@ -209,6 +214,7 @@ async def measure_cellmon(
         with processes(*reversed(everything)), RssSampler(everything) as sampler:
             started = time.monotonic()
             wrk = await asyncio.to_thread(run_wrk, port, load, options.duration)
+            sampler.note_cpu()
             accepted, rate = _accepted(wrk, load)
             deadline = time.monotonic() + options.drain_timeout
             rows = points = 0
