@@ -81,7 +81,9 @@ class Worker:
                 await self.run_once(CLAIM_BLOCK_MS)
                 delay = FIRST_BACKOFF_SECONDS
             except BackendUnavailable as exc:
-                logger.warning("queue unavailable", extra={"worker": self.name, "error": str(exc)})
+                logger.warning(
+                    "backend unavailable", extra={"worker": self.name, "error": str(exc)}
+                )
                 await self._pause(delay)
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
             except Exception:

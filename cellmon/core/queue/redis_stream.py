@@ -22,6 +22,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.queue.base import MessageQueue, QueuedMessage
+from cellmon.core.queue.group_commit import GroupCommit
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class RedisStreamQueue(MessageQueue):
         self._lease_ms = int(lease.total_seconds() * 1000)
         self._reclaim_interval = min(MAX_RECLAIM_INTERVAL_SECONDS, lease.total_seconds() / 2)
         self._next_reclaim = 0.0
+        # Concurrent requests share one pipeline, one round trip.
+        self._group_commit = GroupCommit(self._add)
 
     async def start(self) -> None:
         # Producers need no group: an API process starts (and answers 503) while Redis is
@@ -76,8 +79,10 @@ class RedisStreamQueue(MessageQueue):
         await self._redis.aclose()
 
     async def enqueue(self, bodies: Sequence[bytes]) -> None:
-        if not bodies:
-            return
+        if bodies:
+            await self._group_commit.submit(bodies)
+
+    async def _add(self, bodies: list[bytes]) -> None:
         pipeline = self._redis.pipeline(transaction=False)
         for body in bodies:
             pipeline.xadd(self.stream, {BODY_FIELD: body})
@@ -174,10 +179,6 @@ class RedisStreamQueue(MessageQueue):
             await self._redis.ping()
         except (RedisError, OSError) as exc:
             raise BackendUnavailable(f"redis queue: {exc or type(exc).__name__}") from exc
-
-    async def delete(self) -> None:
-        """Remove the stream and its group (tests clean up their own prefix with it)."""
-        await self._redis.delete(self.stream)
 
 
 def _text(value: bytes | str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.queue.base import MessageQueue, QueuedMessage
+from cellmon.core.queue.group_commit import GroupCommit
 from cellmon.db.base import utcnow
 from cellmon.db.models import QueueEntry
 
@@ -32,10 +33,15 @@ class TableQueue(MessageQueue):
         self._lease = lease
         # Wakes consumers in this process as soon as this process enqueues.
         self._enqueued = asyncio.Event()
+        # Concurrent requests share one transaction (on SQLite, they would otherwise queue
+        # for its write lock one by one).
+        self._group_commit = GroupCommit(self._insert)
 
     async def enqueue(self, bodies: Sequence[bytes]) -> None:
-        if not bodies:
-            return
+        if bodies:
+            await self._group_commit.submit(bodies)
+
+    async def _insert(self, bodies: list[bytes]) -> None:
         now = utcnow()
         rows = [{"body": body, "enqueued_at": now, "visible_at": now} for body in bodies]
         try:
