@@ -41,7 +41,7 @@ unit: install-dev
 	$(BIN)/pytest
 
 ## Benchmarks beside bare FastAPI baselines, in the same run; figures go to docs/benchmarks.md.
-## Starts PostgreSQL, Redis and InfluxDB (scripts/services.sh up); about 10 minutes.
+## Starts PostgreSQL, Redis and InfluxDB (scripts/services.sh up); about 8 minutes.
 bench: install-dev wrk
 	ulimit -n "$$(ulimit -Hn)" && $(BIN)/python -m bench all
 
