@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit install install-dev clean
+.PHONY: run test lint typecheck unit install install-dev clean bench bench-quick bench-ws wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,14 +31,30 @@ run: install
 test: lint typecheck unit
 
 lint: install-dev
-	$(BIN)/ruff check cellmon tests
-	$(BIN)/ruff format --check cellmon tests
+	$(BIN)/ruff check cellmon tests bench
+	$(BIN)/ruff format --check cellmon tests bench
 
 typecheck: install-dev
 	$(BIN)/mypy cellmon
 
 unit: install-dev
 	$(BIN)/pytest
+
+## Benchmarks beside bare FastAPI baselines, in the same run; figures go to docs/benchmarks.md.
+## Starts PostgreSQL, Redis and InfluxDB (scripts/services.sh up); about 8 minutes.
+bench: install-dev wrk
+	ulimit -n "$$(ulimit -Hn)" && $(BIN)/python -m bench all
+
+## A short run of both benchmarks, for development (figures still written to the doc).
+bench-quick: install-dev wrk
+	ulimit -n "$$(ulimit -Hn)" && $(BIN)/python -m bench all --quick
+
+## The WebSocket benchmark alone (issue 4).
+bench-ws: install-dev wrk
+	ulimit -n "$$(ulimit -Hn)" && $(BIN)/python -m bench ws
+
+wrk:
+	@command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts
