@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from cellmon.core.deps import QueueDep, SettingsDep
 from cellmon.events.schemas import EVENT_LIST, EventErrors, EventsAccepted
@@ -66,6 +67,9 @@ async def post_events(request: Request, settings: SettingsDep, queue: QueueDep) 
         )
     except UnreadableBody as exc:
         return _error(400, str(exc))
+    except ClientDisconnect:
+        # The client left mid-body: nothing was queued and nobody reads the answer.
+        return Response(status_code=400)
     except InvalidEvents as exc:
         return JSONResponse(EventErrors(detail=exc.errors).model_dump(), status_code=422)
     # Serialised here rather than through response_model: this route is the hot path.

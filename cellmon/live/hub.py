@@ -175,6 +175,9 @@ class LiveHub:
                 messages = self.bus.listen()
 
     def _receive(self, raw: bytes) -> None:
+        # Every process hears every message; one with no subscribers need not decode it.
+        if not self._channels and self._ready.is_set():
+            return
         try:
             message = LiveMessage.decode(raw)
         except (ValueError, KeyError, TypeError) as exc:

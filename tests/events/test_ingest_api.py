@@ -118,6 +118,39 @@ async def test_streamed_body_without_length_over_the_limit_is_413(
     assert response.status_code == 413
 
 
+async def test_a_client_leaving_mid_body_queues_nothing_and_raises_nothing(app: FastAPI) -> None:
+    # Driven at the ASGI level: an HTTP client cannot hang up half-way through its own body.
+    incoming = [
+        {"type": "http.request", "body": b'[{"eventType": "help"', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/events",
+        "raw_path": b"/api/v1/events",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "app": app,
+    }
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert await app.state.backends.queue.depth() == 0
+
+
 async def test_more_events_than_allowed_is_413_and_nothing_is_queued(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:

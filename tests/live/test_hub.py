@@ -158,6 +158,21 @@ async def test_an_undecodable_bus_message_is_skipped(hub: LiveHub) -> None:
     assert orjson.loads(await socket.next())["data"] == {"n": 1}
 
 
+async def test_a_hub_without_subscribers_does_not_decode_bus_messages(
+    hub: LiveHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every API process hears every message; one nobody watches should spend nothing on it.
+    await hub.bus.publish([b"not json"])
+    await asyncio.sleep(0)
+    assert "undecodable" not in caplog.text
+
+    socket = FakeSocket()
+    hub.subscribe(hub.connect(socket.send, socket.close), ["broadcast"])
+    await hub.bus.publish([b"not json", message(1, "broadcast").encode()])
+    await socket.next()
+    assert "undecodable" in caplog.text
+
+
 async def test_stop_closes_every_connection_as_going_away() -> None:
     bus = InProcessBus()
     live_hub = LiveHub(bus, queue_size=3)
