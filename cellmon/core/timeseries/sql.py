@@ -11,9 +11,10 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,6 +24,7 @@ from cellmon.core.timeseries.base import CountBucket, FieldValue, Point, TimeSer
 from cellmon.db.models import TimeSeriesPoint
 
 NS_PER_SECOND = 1_000_000_000
+POINTS: Table = TimeSeriesPoint.__table__  # type: ignore[assignment]
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -42,6 +44,13 @@ def series_key(measurement: str, tags: Mapping[str, str]) -> str:
     canonical = [measurement, sorted((key, value) for key, value in tags.items() if key and value)]
     text = json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# A class has a few thousand series (students x notebooks x event types): hashing each point's
+# tags again was a large part of a batch's write.
+@lru_cache(maxsize=65536)
+def _cached_series_key(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    return series_key(measurement, dict(tags))
 
 
 def _field_equals(name: str, value: FieldValue) -> ColumnElement[bool]:
@@ -69,7 +78,7 @@ class SqlSink(TimeSeriesSink):
         rows: dict[tuple[str, int], dict[str, Any]] = {}
         for point in points:
             tags = {key: value for key, value in point.tags.items() if key and value}
-            key = series_key(point.measurement, tags)
+            key = _cached_series_key(point.measurement, tuple(sorted(tags.items())))
             rows[(key, point.time_ns)] = {
                 "measurement": point.measurement,
                 "series_key": key,
@@ -78,9 +87,10 @@ class SqlSink(TimeSeriesSink):
                 "fields": dict(point.fields),
             }
         dialect = postgresql if not self._database.is_sqlite else sqlite
-        statement = dialect.insert(TimeSeriesPoint)
+        # On the table, not the ORM class: the ORM's bulk path costs more per row than the SQL.
+        statement = dialect.insert(POINTS)
         statement = statement.on_conflict_do_update(
-            index_elements=[TimeSeriesPoint.series_key, TimeSeriesPoint.time_ns],
+            index_elements=[POINTS.c.series_key, POINTS.c.time_ns],
             set_={"tags": statement.excluded.tags, "fields": statement.excluded.fields},
         )
         try:
