@@ -13,18 +13,20 @@ Run it under `py-spy record -o profile.svg -- ...` to see where the time goes.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import asyncio
+import cProfile
 import random
 import tempfile
 import time
 import uuid
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from cellmon.core.backends import build_backends
@@ -134,16 +136,12 @@ async def run(args: argparse.Namespace) -> None:
             CELLMON_REDIS_PREFIX=name,
         )
     if args.mode == "pg-influx":
-        values.update(
-            INFLUXDB_URL=INFLUXDB_URL, INFLUXDB_API_VERSION=1, INFLUXDB_BUCKET=name
-        )
+        values.update(INFLUXDB_URL=INFLUXDB_URL, INFLUXDB_API_VERSION=1, INFLUXDB_BUCKET=name)
     settings = Settings(**values)
     try:
         migrate.upgrade(settings.database_url)
         database = Database(settings)
         backends = build_backends(settings, database)
-        from contextlib import AsyncExitStack
-
         async with AsyncExitStack() as stack:
             stack.push_async_callback(database.dispose)
             await backends.start(stack)
@@ -184,13 +182,12 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         if args.mode != "sqlite":
             await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            import redis.asyncio
-
-            client = redis.asyncio.Redis(host="127.0.0.1")
+            client = Redis(host="127.0.0.1")
             await client.delete(f"{name}:events")
             await client.aclose()
         if args.mode == "pg-influx":
-            httpx.post(f"{INFLUXDB_URL}/query", data={"q": f'DROP DATABASE "{name}"'})
+            async with httpx.AsyncClient() as http:
+                await http.post(f"{INFLUXDB_URL}/query", data={"q": f'DROP DATABASE "{name}"'})
         tmp.cleanup()
 
 
