@@ -34,6 +34,7 @@ from cellmon.core.database import Database
 from cellmon.core.settings import Settings
 from cellmon.db import migrate
 from cellmon.db.models import CellExecution, ProgressEvent
+from cellmon.events import repository
 from cellmon.events.pipeline import BatchProcessor
 from cellmon.events.schemas import EVENT_LIST
 from cellmon.events.service import queue_bodies
@@ -106,6 +107,18 @@ def time_steps(worker: Worker, backends: Any) -> dict[str, float]:
     wrap(backends.timeseries, "write", "time-series write")
     wrap(backends.queue, "ack", "ack")
     wrap(backends.bus, "publish", "publish")
+    for name in (
+        "upsert_students",
+        "upsert_sessions",
+        "resolve_notebooks",
+        "resolve_cells",
+        "insert_executions",
+        "update_cell_states",
+        "insert_accesses",
+        "insert_progress_events",
+        "enrollments",
+    ):
+        wrap(repository, name, f"  sql {name}")
     return totals
 
 

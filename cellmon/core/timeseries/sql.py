@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
@@ -71,7 +72,21 @@ class SqlSink(TimeSeriesSink):
     def __init__(self, database: Database) -> None:
         self._database = database
 
+    def shares(self, database: Database) -> bool:
+        """Whether the points live in this database, so they can join its transactions."""
+        return self._database is database
+
     async def write(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        try:
+            async with self._database.sessions.begin() as session:
+                await self.write_in(session, points)
+        except SQLAlchemyError as exc:
+            raise BackendUnavailable(f"time-series table: {exc}") from exc
+
+    async def write_in(self, session: AsyncSession, points: Sequence[Point]) -> None:
+        """Write the points in the session's transaction (committed, or not, with it)."""
         if not points:
             return
         # The last copy of a point within one batch wins, as it would in InfluxDB.
@@ -93,11 +108,8 @@ class SqlSink(TimeSeriesSink):
             index_elements=[POINTS.c.series_key, POINTS.c.time_ns],
             set_={"tags": statement.excluded.tags, "fields": statement.excluded.fields},
         )
-        try:
-            async with self._database.sessions.begin() as session:
-                await session.execute(statement, list(rows.values()))
-        except SQLAlchemyError as exc:
-            raise BackendUnavailable(f"time-series table: {exc}") from exc
+        # In key order, so that concurrent transactions lock shared points in the same order.
+        await session.execute(statement, [rows[key] for key in sorted(rows)])
 
     async def count_per_interval(
         self,
