@@ -208,7 +208,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["pg-sql", "pg-influx", "sqlite"])
     parser.add_argument("--events", type=int, default=20000)
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--profile", help="write the drain's cProfile stats to this file")
     parser.add_argument("--steps", action="store_true", help="print the time of each step")
