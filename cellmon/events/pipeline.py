@@ -1,7 +1,8 @@
 """Recording a batch of queued events: one transaction, retried, split, dead-lettered.
 
 `BatchProcessor.process` turns claimed queue messages into committed rows, and says which
-messages may be acknowledged, which time-series points to write and which live messages to
+messages may be acknowledged, which time-series points to write (unless they went into the
+same transaction: the embedded store in the same database) and which live messages to
 publish. Failures come in two kinds:
 - the database (or another backend) cannot be reached: nothing is decided, `process` raises
   BackendUnavailable and the worker tries the same messages again later;
@@ -25,7 +26,8 @@ from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.queue import QueuedMessage
 from cellmon.core.settings import Settings
-from cellmon.core.timeseries import Point
+from cellmon.core.timeseries import Point, TimeSeriesSink
+from cellmon.core.timeseries.sql import SqlSink
 from cellmon.events import repository
 from cellmon.events.context import BatchContext
 from cellmon.events.handlers import open_batch, point_for
@@ -88,8 +90,14 @@ class BatchProcessor:
         database: Database,
         settings: Settings,
         registry: HandlerRegistry | None = None,
+        timeseries: TimeSeriesSink | None = None,
     ) -> None:
         self._database = database
+        # Points kept in the same database are written in the batch's own transaction: one
+        # commit instead of two, and rows and points can no longer be out of step.
+        self._points_in_transaction = (
+            timeseries if isinstance(timeseries, SqlSink) and timeseries.shares(database) else None
+        )
         self._dialect = database.engine.dialect.name
         self._registry = registry or default_registry
         self._max_attempts = settings.CELLMON_WORKER_MAX_ATTEMPTS
@@ -121,8 +129,11 @@ class BatchProcessor:
                 raise BackendUnavailable(f"recording events: {exc}") from exc
             raise
         outcome.messages = recorded
-        dead_ids = {row["event_id"] for row in dead}
-        outcome.points = [point_for(event) for event in events if event.event_id not in dead_ids]
+        if self._points_in_transaction is None:
+            dead_ids = {row["event_id"] for row in dead}
+            outcome.points = [
+                point_for(event) for event in events if event.event_id not in dead_ids
+            ]
         return outcome
 
     async def _record_or_split(
@@ -177,6 +188,9 @@ class BatchProcessor:
             context = await open_batch(session, self._dialect, events)
             for handler, group in self._registry.group(events):
                 await handler(context, group)
+            if self._points_in_transaction is not None:
+                points = [point_for(event) for event in events]
+                await self._points_in_transaction.write_in(session, points)
             return await _live_messages(context)
 
     async def _store_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:

@@ -60,7 +60,7 @@ class Worker:
         self._queue = backends.queue
         self._timeseries = backends.timeseries
         self._bus = backends.bus
-        self._processor = BatchProcessor(database, settings, registry)
+        self._processor = BatchProcessor(database, settings, registry, backends.timeseries)
         self._batch_size = settings.CELLMON_WORKER_BATCH_SIZE
         self._stopping = asyncio.Event()
 

@@ -13,7 +13,13 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
 from cellmon.core.errors import BackendUnavailable
-from cellmon.db.models import CellExecution, DeadLetter, ProgressEvent, StudentCellState
+from cellmon.db.models import (
+    CellExecution,
+    DeadLetter,
+    ProgressEvent,
+    StudentCellState,
+    TimeSeriesPoint,
+)
 from cellmon.events.context import BatchContext
 from cellmon.events.pipeline import BatchProcessor
 from cellmon.events.registry import builtin_registry
@@ -150,6 +156,8 @@ async def test_a_query_the_database_refuses_is_dead_lettered(
     await drain(app, registry=registry)
     assert await count(app, DeadLetter) == 1
     assert await count(app, CellExecution) == 1
+    # The dead-lettered event has no point either.
+    assert await count(app, TimeSeriesPoint) == 1
 
 
 @postgres_only
@@ -170,4 +178,19 @@ async def test_a_dropped_database_connection_is_retried_not_dead_lettered(
     await drain(app, registry=registry)
     assert kills == 0
     assert await count(app, DeadLetter) == 0
+    assert await count(app, CellExecution) == 1
+
+
+async def test_embedded_points_are_committed_with_their_rows(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    await post(client, [execution("c", error=True), client_event(eventType="help")])
+    claimed = await app.state.backends.queue.claim("one", 10, block_ms=0)
+    processor = BatchProcessor(
+        app.state.database, app.state.settings, timeseries=app.state.backends.timeseries
+    )
+    outcome = await processor.process(claimed)
+    # Nothing is left for the worker to write after the commit: the points are in already.
+    assert outcome.points == []
+    assert await count(app, TimeSeriesPoint) == 2
     assert await count(app, CellExecution) == 1

@@ -1,0 +1,219 @@
+"""Time a worker draining a pre-filled queue (a profiling aid, not the benchmark).
+
+    .venv/bin/python scripts/profile_worker.py pg-sql|pg-influx|sqlite [--events N]
+        [--batch-size N] [--concurrency N]
+
+Enqueues N realistic events (100 students, 3 notebooks of 20 cells, 20 % errors, some help
+and notebook events) straight into the queue, then runs workers until every event is in
+cell_executions / progress tables and the queue is empty, and prints events/s. Uses a
+PostgreSQL database, Redis prefix and InfluxDB database of its own, dropped afterwards.
+Run it under `py-spy record -o profile.svg -- ...` to see where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import random
+import tempfile
+import time
+import uuid
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from cellmon.core.backends import build_backends
+from cellmon.core.database import Database
+from cellmon.core.settings import Settings
+from cellmon.db import migrate
+from cellmon.db.models import CellExecution, ProgressEvent
+from cellmon.events import repository
+from cellmon.events.pipeline import BatchProcessor
+from cellmon.events.schemas import EVENT_LIST
+from cellmon.events.service import queue_bodies
+from cellmon.worker.runner import Worker
+
+INFLUXDB_URL = "http://127.0.0.1:8086"
+
+
+def client_events(count: int, seed: int = 1) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    events: list[dict[str, Any]] = []
+    for index in range(count):
+        student = rng.randrange(100)
+        notebook = rng.randrange(3)
+        cell = rng.randrange(20)
+        roll = rng.random()
+        base = {
+            "eventId": str(uuid.uuid4()),
+            "eventTime": (start + timedelta(milliseconds=index * 7)).isoformat(),
+            "emailAddress": f"student{student}@example.edu",
+            "userName": f"Student {student}",
+            "teamName": f"team-{student % 10}",
+            "sessionId": f"session-{student}",
+            "notebookPath": f"course/lesson{notebook}.ipynb",
+        }
+        if roll < 0.02:
+            base["eventType"] = rng.choice(["help", "help_stop"])
+        elif roll < 0.05:
+            base["eventType"] = rng.choice(["notebook_opened", "notebook_saved"])
+        else:
+            error = rng.random() < 0.2
+            base.update(
+                {
+                    "eventType": "cell_executed",
+                    "cellId": f"cell-{notebook}-{cell}",
+                    "cellIndex": cell,
+                    "cellType": "code",
+                    "code": f"x = {cell}\nprint(x * {student})\n" * 3,
+                    "executionCount": index % 50,
+                    "hasError": error,
+                    "errorMessage": "NameError: name 'y' is not defined" if error else None,
+                    "result": None if error else str(cell * student),
+                    "executionDurationMs": rng.randrange(1, 500),
+                }
+            )
+        events.append(base)
+    return events
+
+
+def time_steps(worker: Worker, backends: Any) -> dict[str, float]:
+    """Wrap each step of a batch to add up its wall time (shared by every worker)."""
+    totals: dict[str, float] = {}
+
+    def wrap(owner: Any, attribute: str, label: str) -> None:
+        original = getattr(owner, attribute)
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                totals[label] = totals.get(label, 0.0) + time.perf_counter() - began
+
+        setattr(owner, attribute, timed)
+
+    wrap(backends.queue, "claim", "claim")
+    wrap(Worker, "process", "batch total")
+    wrap(BatchProcessor, "process", "record (transaction)")
+    wrap(backends.timeseries, "write", "time-series write")
+    wrap(backends.queue, "ack", "ack")
+    wrap(backends.bus, "publish", "publish")
+    for name in (
+        "upsert_students",
+        "upsert_sessions",
+        "resolve_notebooks",
+        "resolve_cells",
+        "insert_executions",
+        "update_cell_states",
+        "insert_accesses",
+        "insert_progress_events",
+        "enrollments",
+    ):
+        wrap(repository, name, f"  sql {name}")
+    return totals
+
+
+async def admin(statement: str) -> None:
+    connection = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def run(args: argparse.Namespace) -> None:
+    name = f"cellmon_profile_{uuid.uuid4().hex[:10]}"
+    values: dict[str, Any] = {
+        "CELLMON_WORKER_BATCH_SIZE": args.batch_size,
+        "CELLMON_RUN_WORKER_IN_SERVER": False,
+    }
+    tmp = tempfile.TemporaryDirectory()
+    if args.mode == "sqlite":
+        values["CELLMON_DATA_DIR"] = Path(tmp.name)
+    else:
+        await admin(f'CREATE DATABASE "{name}"')
+        values.update(
+            POSTGRES_SERVER="127.0.0.1",
+            POSTGRES_USER="postgres",
+            POSTGRES_DB=name,
+            REDIS_HOST="127.0.0.1",
+            CELLMON_REDIS_PREFIX=name,
+        )
+    if args.mode == "pg-influx":
+        values.update(INFLUXDB_URL=INFLUXDB_URL, INFLUXDB_API_VERSION=1, INFLUXDB_BUCKET=name)
+    settings = Settings(**values)
+    try:
+        migrate.upgrade(settings.database_url)
+        database = Database(settings)
+        backends = build_backends(settings, database)
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(database.dispose)
+            await backends.start(stack)
+            events = EVENT_LIST.validate_python(client_events(args.events))
+            bodies = queue_bodies(events, datetime.now(UTC), 65536)
+            for offset in range(0, len(bodies), 1000):
+                await backends.queue.enqueue(bodies[offset : offset + 1000])
+            workers = [Worker(database, backends, settings) for _ in range(args.concurrency)]
+
+            async def drain(worker: Worker) -> None:
+                while await worker.run_once(0):
+                    pass
+
+            steps = time_steps(workers[0], backends) if args.steps else {}
+            profiler = cProfile.Profile() if args.profile else None
+            started = time.perf_counter()
+            cpu_started = time.process_time()
+            if profiler:
+                profiler.enable()
+            await asyncio.gather(*(drain(worker) for worker in workers))
+            elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
+            async with database.sessions() as session:
+                executions = await session.scalar(select(func.count()).select_from(CellExecution))
+                progress = await session.scalar(select(func.count()).select_from(ProgressEvent))
+            print(
+                f"{args.mode}: {args.events} events in {elapsed:.2f}s = "
+                f"{args.events / elapsed:,.0f} events/s, worker CPU {cpu:.2f}s = "
+                f"{args.events / cpu:,.0f} events per CPU-second "
+                f"(executions {executions}, progress events {progress}, "
+                f"batch {args.batch_size}, concurrency {args.concurrency})"
+            )
+            for step, seconds in steps.items():
+                print(f"  {step}: {seconds:.2f}s")
+    finally:
+        if args.mode != "sqlite":
+            await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            client = Redis(host="127.0.0.1")
+            await client.delete(f"{name}:events")
+            await client.aclose()
+        if args.mode == "pg-influx":
+            async with httpx.AsyncClient() as http:
+                await http.post(f"{INFLUXDB_URL}/query", data={"q": f'DROP DATABASE "{name}"'})
+        tmp.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["pg-sql", "pg-influx", "sqlite"])
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--profile", help="write the drain's cProfile stats to this file")
+    parser.add_argument("--steps", action="store_true", help="print the time of each step")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
