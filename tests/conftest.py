@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy.engine import URL
 
 from cellmon.app import create_app
 from cellmon.cli import server_config
@@ -101,6 +102,20 @@ async def _empty_postgres(database: str) -> None:
         await connection.execute(TRUNCATE_ALL)
     finally:
         await connection.close()
+
+
+@pytest.fixture(params=DB_BACKENDS)
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[URL]:
+    """The URL of a database with nothing in it, not even migrations (for migration tests)."""
+    if request.param == "sqlite":
+        yield URL.create("sqlite+aiosqlite", database=str(tmp_path / "empty.db"))
+        return
+    name = unique_name("cellmon_empty")
+    await _admin_execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_url(name)
+    finally:
+        await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=DB_BACKENDS)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import asyncpg
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -14,7 +10,6 @@ from sqlalchemy.engine import URL
 from cellmon.core.database import create_engine
 from cellmon.db import migrate
 from cellmon.db.base import Base
-from tests.services import postgres_url, service_missing, unique_name
 
 SPEC_TABLES = {
     "students",
@@ -28,30 +23,6 @@ SPEC_TABLES = {
     "assignment_submissions",
     "notebook_accesses",
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def empty_database(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        yield URL.create("sqlite+aiosqlite", database=str(tmp_path / "empty.db"))
-        return
-    name = unique_name("cellmon_migrations")
-    try:
-        admin = await asyncpg.connect(
-            host=postgres_url(name).host,
-            port=postgres_url(name).port,
-            user=postgres_url(name).username,
-            database="postgres",
-            timeout=5,
-        )
-    except (OSError, asyncpg.PostgresError) as exc:
-        service_missing("PostgreSQL", exc)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_url(name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def _tables(url: URL) -> set[str]:

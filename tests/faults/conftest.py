@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import pytest
@@ -22,35 +23,30 @@ from tests.faults.processes import CellmonProcess, CellmonServer
 from tests.faults.services import PrivateInfluxDB, PrivatePostgres, PrivateRedis
 from tests.services import unique_name
 
+Server = TypeVar("Server", PrivatePostgres, PrivateRedis, PrivateInfluxDB)
 
-@pytest.fixture(scope="session")
-def private_postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
+
+def _running(server: Server) -> Iterator[Server]:
     try:
         server.start()
         yield server
     finally:
         server.destroy()
+
+
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[PrivatePostgres]:
+    yield from _running(PrivatePostgres())
 
 
 @pytest.fixture(scope="session")
 def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
+    yield from _running(PrivateRedis())
 
 
 @pytest.fixture(scope="session")
 def private_influxdb() -> Iterator[PrivateInfluxDB]:
-    server = PrivateInfluxDB()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
+    yield from _running(PrivateInfluxDB())
 
 
 @dataclass(frozen=True)

@@ -3,44 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import asyncpg
-import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from cellmon.core.database import create_engine
 from cellmon.core.timeseries.sql import series_key
 from cellmon.db import migrate
-from tests.services import postgres_url, service_missing, unique_name
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[URL]:
-    if request.param == "sqlite":
-        yield URL.create("sqlite+aiosqlite", database=str(tmp_path / "old.db"))
-        return
-    name = unique_name("cellmon_series_key")
-    admin_url = postgres_url("postgres")
-    try:
-        admin = await asyncpg.connect(
-            host=admin_url.host,
-            port=admin_url.port,
-            user=admin_url.username,
-            password=admin_url.password,
-            database="postgres",
-            timeout=5,
-        )
-    except (OSError, asyncpg.PostgresError) as exc:
-        service_missing("PostgreSQL", exc)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_url(name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_existing_points_get_their_series_key(empty_database: URL) -> None:
