@@ -161,7 +161,31 @@ class PrivatePostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-class PrivateRedis:
+class ChildServer:
+    """A server this test run started as a child process, which a test may freeze or kill."""
+
+    _process: subprocess.Popen[bytes] | None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def freeze(self) -> None:
+        """SIGSTOP: the kernel still accepts connections and nothing answers, as in a hang."""
+        signal_process(self._process, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        signal_process(self._process, signal.SIGCONT)
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def ensure_running(self) -> None:
+        self.thaw()
+        if not self.is_running():
+            self.start()
+
+
+class PrivateRedis(ChildServer):
     """A Redis of its own with an append-only file synced on every write.
 
     Without persistence a Redis restart empties the stream by definition; with
@@ -213,21 +237,6 @@ class PrivateRedis:
             stop_process(self._process, signal.SIGKILL)
             self._process = None
 
-    def freeze(self) -> None:
-        """SIGSTOP: connections stay open and nothing answers, as in a hang."""
-        signal_process(self._process, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        signal_process(self._process, signal.SIGCONT)
-
-    def is_running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def ensure_running(self) -> None:
-        self.thaw()
-        if not self.is_running():
-            self.start()
-
     def destroy(self) -> None:
         self.kill()
         shutil.rmtree(self.root, ignore_errors=True)
@@ -267,7 +276,7 @@ bind-address = "127.0.0.1:{rpc_port}"
 """
 
 
-class PrivateInfluxDB:
+class PrivateInfluxDB(ChildServer):
     """An InfluxDB 1.x of its own, from a generated config."""
 
     def __init__(self) -> None:
@@ -310,21 +319,6 @@ class PrivateInfluxDB:
             self.thaw()
             stop_process(self._process, signal.SIGTERM)
             self._process = None
-
-    def freeze(self) -> None:
-        """SIGSTOP: connections are accepted by the kernel and nothing answers, as in a hang."""
-        signal_process(self._process, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        signal_process(self._process, signal.SIGCONT)
-
-    def is_running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def ensure_running(self) -> None:
-        self.thaw()
-        if not self.is_running():
-            self.start()
 
     def query(self, database: str, statement: str) -> list[list[object]]:
         """Rows of the first series of an InfluxQL query (empty when there is none)."""
