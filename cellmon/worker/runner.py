@@ -1,10 +1,10 @@
-"""The consumer loop: claim a batch, record it, write its points, acknowledge, publish.
+"""The consumer loop: claim a batch, record it, publish it, write its points, acknowledge.
 
 The order makes delivery at-least-once and the effect exactly-once: a batch is acknowledged
 only after its rows are committed and its time-series points written, so a worker that dies
 at any step leaves its entries to be claimed again, and the idempotent writes (eventId keys,
-deterministic points) make the second pass change nothing. Live messages go out last, for the
-rows that were new.
+deterministic points) make the second pass change nothing. Live messages go out right after
+the commit, for the rows that were new, so a redelivered batch announces nothing twice.
 
 Several workers (in one process or many) share one queue; a claim hands each entry to one
 of them. `stop()` makes a worker finish and acknowledge its current batch, then return.
@@ -103,10 +103,12 @@ class Worker:
 
     async def process(self, messages: list[QueuedMessage]) -> None:
         outcome: BatchOutcome = await self._until_done(lambda: self._processor.process(messages))
+        # Instructors see the batch as soon as it is committed, not after the time-series
+        # write and the ack: that is the tail of the event-to-dashboard latency.
+        await publish(self._bus, outcome.messages)
         if outcome.points:
             await self._until_done(lambda: self._timeseries.write(outcome.points))
         await self._until_done(lambda: self._queue.ack(outcome.ack_ids))
-        await publish(self._bus, outcome.messages)
 
     async def _until_done(self, step: Callable[[], Awaitable[T]]) -> T:
         """Run a step of a batch, again and again while a backend is down.

@@ -12,7 +12,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
+from cellmon.core.backends import Backends
 from cellmon.core.errors import BackendUnavailable
+from cellmon.core.timeseries.influx import InfluxSink
 from cellmon.db.models import (
     CellExecution,
     DeadLetter,
@@ -24,6 +26,7 @@ from cellmon.events.context import BatchContext
 from cellmon.events.pipeline import BatchProcessor
 from cellmon.events.registry import builtin_registry
 from cellmon.events.schemas import IngestEvent
+from cellmon.live.messages import LiveMessage
 from cellmon.worker.runner import Worker
 from tests.events.helpers import client_event, drain, execution, postgres_only
 
@@ -194,3 +197,39 @@ async def test_embedded_points_are_committed_with_their_rows(
     assert outcome.points == []
     assert await count(app, TimeSeriesPoint) == 2
     assert await count(app, CellExecution) == 1
+
+
+async def test_live_messages_go_out_at_commit_before_the_time_series_write(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    # An InfluxDB that does not answer makes the time-series write slow (tries and back-off);
+    # the dashboards must not wait for it.
+    settings = app.state.settings.model_copy(
+        update={
+            "INFLUXDB_URL": "http://127.0.0.1:1",
+            "INFLUXDB_API_VERSION": 1,
+            "CELLMON_INFLUXDB_RETRY_SECONDS": 0.5,
+        }
+    )
+    sink = InfluxSink.from_settings(settings, app.state.database)
+    await sink.start()
+    backends = app.state.backends
+    worker = Worker(
+        app.state.database,
+        Backends(queue=backends.queue, bus=backends.bus, timeseries=sink),
+        settings,
+    )
+    listener = backends.bus.listen()
+    try:
+        await post(client, [execution("c")])
+        processing = asyncio.create_task(worker.run_once())
+        message = LiveMessage.decode(await asyncio.wait_for(anext(listener), 10))
+        assert message.type == "execution_update"
+        assert not processing.done()
+        assert await backends.queue.depth() == 1  # not yet acknowledged
+
+        assert await asyncio.wait_for(processing, 30) == 1
+        assert await backends.queue.depth() == 0
+    finally:
+        await listener.aclose()
+        await sink.close()
