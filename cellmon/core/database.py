@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
@@ -28,19 +30,34 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _dumps_json(value: Any) -> str:
+    """JSON columns' serializer: orjson (the worker writes two documents per event into the
+    embedded time-series table), falling back to the standard library for what orjson refuses
+    (non-string keys, integers beyond 64 bits) so that every value stored before still is.
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def create_engine(url: URL, settings: Settings | None = None) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database:
             from pathlib import Path
 
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, json_serializer=_dumps_json)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     pool_size = settings.CELLMON_DB_POOL_SIZE if settings else 10
     max_overflow = settings.CELLMON_DB_MAX_OVERFLOW if settings else 10
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        json_serializer=_dumps_json,
     )
 
 
