@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from cellmon.core.errors import ConfigError
 from cellmon.core.logging import configure_logging
 from cellmon.core.preflight import check_services
+from cellmon.core.runtime import tune_garbage_collector
 from cellmon.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -48,7 +49,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(check_services(settings))
     host = args.host or settings.CELLMON_HOST
     port = args.port or settings.CELLMON_PORT
-    uvicorn.Server(server_config(create_app(settings), settings, host, port)).run()
+    app = create_app(settings)
+    tune_garbage_collector()
+    uvicorn.Server(server_config(app, settings, host, port)).run()
 
 
 def _db(settings: Settings, args: argparse.Namespace) -> None:
