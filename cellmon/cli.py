@@ -76,6 +76,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
     from cellmon.worker.runner import run_workers
 
     asyncio.run(check_services(settings))
+    tune_garbage_collector()
     # The same event loop as `cellmon serve` (uvicorn picks uvloop): the worker's hot path is
     # socket round trips to Redis and PostgreSQL, where uvloop is markedly cheaper.
     with asyncio.Runner(loop_factory=_fast_event_loop()) as runner:
