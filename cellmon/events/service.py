@@ -1,4 +1,5 @@
-"""Taking events in: read the body within limits, validate it once, normalise, enqueue.
+"""Taking events in: read the body within limits, validate it once, normalise, enqueue
+them as one message.
 
 Rules for what the client may leave out (a 4xx would lose the event, so none refuses it):
 - no `eventId`: a UUID derived from the event's content, so a retried request dedupes;
@@ -178,22 +179,25 @@ def truncate(text: str, max_bytes: int) -> str:
     return encoded[:keep].decode(errors="ignore") + marker
 
 
-def queue_bodies(
-    events: Sequence[ClientEvent], received_at: datetime, max_field_bytes: int
-) -> list[bytes]:
-    return [
-        orjson.dumps(normalise(event, received_at, max_field_bytes), option=orjson.OPT_UTC_Z)
-        for event in events
-    ]
+def queue_body(events: Sequence[ClientEvent], received_at: datetime, max_field_bytes: int) -> bytes:
+    """One queue message for a request's events: the JSON array of their normalised forms.
+
+    One message per request, not per event: a batch of 100 costs the queue one entry.
+    """
+    return orjson.dumps(
+        [normalise(event, received_at, max_field_bytes) for event in events],
+        option=orjson.OPT_UTC_Z,
+    )
 
 
 async def accept_events(
     body: bytes, settings: Settings, queue: MessageQueue, received_at: datetime | None = None
 ) -> int:
-    """Validate a request body and queue its events in one call; the number queued."""
+    """Validate a request body and queue its events as one message; the number queued."""
     events = parse_events(body)
     if len(events) > settings.CELLMON_MAX_EVENTS_PER_REQUEST:
         raise TooManyEvents
-    moment = received_at or datetime.now(UTC)
-    await queue.enqueue(queue_bodies(events, moment, settings.CELLMON_MAX_FIELD_BYTES))
+    if events:
+        moment = received_at or datetime.now(UTC)
+        await queue.enqueue([queue_body(events, moment, settings.CELLMON_MAX_FIELD_BYTES)])
     return len(events)
