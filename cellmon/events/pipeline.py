@@ -81,10 +81,10 @@ class BatchOutcome:
 class ClaimSizer:
     """Messages to claim for a batch of about CELLMON_WORKER_BATCH_SIZE events.
 
-    A message holds one request's events, 1 to CELLMON_MAX_EVENTS_PER_REQUEST of them. The
-    estimate of events per message starts at that maximum, rises at once to the mean of the
-    last batch and falls by half at most per batch: the batch stays near its size whether
-    clients send one event per request or a thousand.
+    A message holds the events of one request (up to CELLMON_MAX_EVENTS_PER_REQUEST) or of
+    several. The estimate of events per message starts at a request's maximum, rises at once
+    to the mean of the last batch and falls by half at most per batch: the batch stays near
+    its size whether clients send one event per request or a thousand.
     """
 
     def __init__(self, batch_events: int, max_events_per_message: int) -> None:
@@ -141,26 +141,15 @@ class BatchProcessor:
         event_count = 0
         for message in messages:
             outcome.ack_ids.append(message.id)
-            try:
-                decoded = orjson.loads(message.body)
-            except orjson.JSONDecodeError as exc:
-                undecodable.append(_dead_letter(message.body, None, None, exc, 1))
-                continue
-            # A message holds a request's events as an array; one event object is what the
-            # previous version queued (and what a dead-letter replay queues).
-            items = decoded if isinstance(decoded, list) else [decoded]
-            event_count += len(items)
-            for item in items:
-                try:
-                    event = IngestEvent.from_queue(item)
-                except (ValueError, KeyError, TypeError) as exc:
-                    body = message.body if item is decoded else orjson.dumps(item)
-                    undecodable.append(_dead_letter(body, None, None, exc, 1))
-                    continue
-                # A batch can hold the same event twice (a client retry); it is recorded once.
-                if event.event_id not in seen:
-                    seen.add(event.event_id)
-                    events.append(event)
+            for body in message.bodies:
+                decoded, unusable = _decode(body)
+                undecodable += unusable
+                event_count += len(decoded) + len(unusable)
+                for event in decoded:
+                    # A batch can hold the same event twice (a client retry): recorded once.
+                    if event.event_id not in seen:
+                        seen.add(event.event_id)
+                        events.append(event)
         self._claim_sizer.record(len(messages), event_count)
         try:
             recorded, dead = await self._record_or_split(events)
@@ -258,6 +247,28 @@ async def _live_messages(context: BatchContext) -> list[LiveMessage]:
         )
         for note in context.notifications
     ]
+
+
+def _decode(body: bytes) -> tuple[list[IngestEvent], list[dict[str, Any]]]:
+    """A queued body's events, and dead-letter rows for what cannot be read.
+
+    The body is a request's events as an array; one event object is what the previous
+    version queued (and what a dead-letter replay queues). An event that cannot be used is
+    dead-lettered alone as its own JSON; a body that is not JSON, whole.
+    """
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return [], [_dead_letter(body, None, None, exc, 1)]
+    events: list[IngestEvent] = []
+    unusable: list[dict[str, Any]] = []
+    for item in decoded if isinstance(decoded, list) else [decoded]:
+        try:
+            events.append(IngestEvent.from_queue(item))
+        except (ValueError, KeyError, TypeError) as exc:
+            letter = body if item is decoded else orjson.dumps(item)
+            unusable.append(_dead_letter(letter, None, None, exc, 1))
+    return events, unusable
 
 
 def _dead_letter(

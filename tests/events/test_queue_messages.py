@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from cellmon.core.queue import QueuedMessage
 from cellmon.db.models import Cell, CellExecution, DeadLetter
 from cellmon.events.pipeline import BatchProcessor, ClaimSizer
 from tests.events.helpers import drain, execution
@@ -47,7 +48,7 @@ async def test_a_request_is_one_message_holding_its_normalised_events(
     queue = app.state.backends.queue
     assert await queue.depth() == 1
     (message,) = await queue.claim("test", 10, 0)
-    queued = orjson.loads(message.body)
+    queued = orjson.loads(message.bodies[0])
     assert [event["cellId"] for event in queued] == ["c1", "c2", "c3"]
     # Normalised as before: the missing address got the unknown identity.
     assert queued[1]["emailAddress"].endswith("@unknown.invalid")
@@ -68,9 +69,9 @@ async def test_a_message_of_one_event_object_from_the_previous_version_is_record
     (message,) = await app.state.backends.queue.claim("test", 10, 0)
     await app.state.backends.queue.ack([message.id])
     # What the previous version queued for the same event: the object alone.
-    (normalised,) = orjson.loads(message.body)
+    (normalised,) = orjson.loads(message.bodies[0])
     legacy = dict(normalised, cellId="c-object", eventId="legacy-1")
-    await app.state.backends.queue.enqueue([message.body, orjson.dumps(legacy)])
+    await app.state.backends.queue.enqueue([message.bodies[0], orjson.dumps(legacy)])
     await drain(app)
     assert await recorded_cells(app) == ["c-array", "c-object"]
     assert await dead_letter_bodies(app) == []
@@ -86,7 +87,7 @@ async def test_an_unusable_event_in_a_message_is_dead_lettered_alone_as_its_own_
     )
     (message,) = await app.state.backends.queue.claim("test", 10, 0)
     await app.state.backends.queue.ack([message.id])
-    good_1, good_2 = orjson.loads(message.body)
+    good_1, good_2 = orjson.loads(message.bodies[0])
     broken = {"eventType": "cell_executed", "cellId": "no-id-nor-time"}
     await app.state.backends.queue.enqueue([orjson.dumps([good_1, broken, good_2])])
     await drain(app)
@@ -116,6 +117,19 @@ async def test_the_same_event_in_two_messages_of_one_batch_is_recorded_once(
     await app.state.backends.queue.ack(outcome.ack_ids)
     # Each "other" is an event of its own; "twice" is the same event in both requests.
     assert await recorded_cells(app) == ["other", "other", "twice"]
+
+
+async def test_a_message_of_several_bodies_records_the_events_of_each(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    for cell in ("first", "second"):
+        await client.post("/api/v1/events", content=orjson.dumps([execution(cell)]), headers=JSON)
+    claimed = await app.state.backends.queue.claim("test", 10, 0)
+    # What the Redis queue makes of concurrent requests: their bodies in one message.
+    merged = QueuedMessage("merged", tuple(body for m in claimed for body in m.bodies), 1)
+    outcome = await BatchProcessor(app.state.database, app.state.settings).process([merged])
+    assert outcome.ack_ids == ["merged"]
+    assert await recorded_cells(app) == ["first", "second"]
 
 
 def test_claim_sizer_keeps_batches_near_their_size_in_events() -> None:
