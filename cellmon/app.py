@@ -14,7 +14,7 @@ from cellmon.classes.router import router as classes_router
 from cellmon.classroom.router import router as classroom_router
 from cellmon.core.backends import Backends, build_backends
 from cellmon.core.database import Database
-from cellmon.core.http import StripTrailingSlash, install_error_handlers
+from cellmon.core.http import DirectRoutes, StripTrailingSlash, install_error_handlers
 from cellmon.core.settings import Settings, load_settings
 from cellmon.dashboard.router import router as dashboard_router
 from cellmon.events.router import router as events_router
@@ -108,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
 
     install_error_handlers(app)
+    # Middleware added last runs first: trailing slash, CORS, then the direct routes.
+    app.add_middleware(DirectRoutes, routes=events_router.routes, prefix=api)
     origins = settings.BACKEND_CORS_ORIGINS
     app.add_middleware(
         CORSMiddleware,

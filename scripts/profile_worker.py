@@ -1,12 +1,14 @@
 """Time a worker draining a pre-filled queue (a profiling aid, not the benchmark).
 
     .venv/bin/python scripts/profile_worker.py pg-sql|pg-influx|sqlite [--events N]
-        [--batch-size N] [--concurrency N]
+        [--per-request N] [--batch-size N] [--concurrency N]
 
 Enqueues N realistic events (100 students, 3 notebooks of 20 cells, 20 % errors, some help
-and notebook events) straight into the queue, then runs workers until every event is in
-cell_executions / progress tables and the queue is empty, and prints events/s. Uses a
-PostgreSQL database, Redis prefix and InfluxDB database of its own, dropped afterwards.
+and notebook events) straight into the queue: --per-request of them per body, as the API
+queues a request of that many events, 1000 bodies per enqueue call (on Redis they share
+entries of up to 64 KiB, as concurrent requests' bodies do). Then runs workers until every
+event is in cell_executions / progress tables and the queue is empty, and prints events/s.
+Uses a PostgreSQL database, Redis prefix and InfluxDB database of its own, dropped afterwards.
 Run it under `py-spy record -o profile.svg -- ...` to see where the time goes.
 """
 
@@ -37,7 +39,7 @@ from cellmon.db.models import CellExecution, ProgressEvent
 from cellmon.events import repository
 from cellmon.events.pipeline import BatchProcessor
 from cellmon.events.schemas import EVENT_LIST
-from cellmon.events.service import queue_bodies
+from cellmon.events.service import queue_body
 from cellmon.worker.runner import Worker
 
 INFLUXDB_URL = "http://127.0.0.1:8086"
@@ -159,7 +161,11 @@ async def run(args: argparse.Namespace) -> None:
             stack.push_async_callback(database.dispose)
             await backends.start(stack)
             events = EVENT_LIST.validate_python(client_events(args.events))
-            bodies = queue_bodies(events, datetime.now(UTC), 65536)
+            moment = datetime.now(UTC)
+            bodies = [
+                queue_body(events[offset : offset + args.per_request], moment, 65536)
+                for offset in range(0, len(events), args.per_request)
+            ]
             for offset in range(0, len(bodies), 1000):
                 await backends.queue.enqueue(bodies[offset : offset + 1000])
             workers = [Worker(database, backends, settings) for _ in range(args.concurrency)]
@@ -188,7 +194,8 @@ async def run(args: argparse.Namespace) -> None:
                 f"{args.events / elapsed:,.0f} events/s, worker CPU {cpu:.2f}s = "
                 f"{args.events / cpu:,.0f} events per CPU-second "
                 f"(executions {executions}, progress events {progress}, "
-                f"batch {args.batch_size}, concurrency {args.concurrency})"
+                f"{args.per_request} per request, batch {args.batch_size}, "
+                f"concurrency {args.concurrency})"
             )
             for step, seconds in steps.items():
                 print(f"  {step}: {seconds:.2f}s")
@@ -208,6 +215,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["pg-sql", "pg-influx", "sqlite"])
     parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--per-request", type=int, default=1, help="events per queued body")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--profile", help="write the drain's cProfile stats to this file")

@@ -78,6 +78,28 @@ class BatchOutcome:
     messages: list[LiveMessage] = field(default_factory=list)
 
 
+class ClaimSizer:
+    """Messages to claim for a batch of about CELLMON_WORKER_BATCH_SIZE events.
+
+    A message holds the events of one request (up to CELLMON_MAX_EVENTS_PER_REQUEST) or of
+    several. The estimate of events per message starts at a request's maximum, rises at once
+    to the mean of the last batch and falls by half at most per batch: the batch stays near
+    its size whether clients send one event per request or a thousand.
+    """
+
+    def __init__(self, batch_events: int, max_events_per_message: int) -> None:
+        self._batch_events = batch_events
+        self._per_message = float(max_events_per_message)
+
+    def record(self, messages: int, events: int) -> None:
+        """What a batch held."""
+        if messages:
+            self._per_message = max(events / messages, self._per_message / 2, 1.0)
+
+    def messages(self) -> int:
+        return max(1, int(self._batch_events / self._per_message))
+
+
 class _EventsFailed(Exception):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(describe(cause))
@@ -100,8 +122,15 @@ class BatchProcessor:
         )
         self._dialect = database.engine.dialect.name
         self._registry = registry or default_registry
+        self._claim_sizer = ClaimSizer(
+            settings.CELLMON_WORKER_BATCH_SIZE, settings.CELLMON_MAX_EVENTS_PER_REQUEST
+        )
         self._max_attempts = settings.CELLMON_WORKER_MAX_ATTEMPTS
         self._retry_base = settings.CELLMON_WORKER_RETRY_BASE_SECONDS
+
+    def claim_count(self) -> int:
+        """How many queue messages the next batch should claim."""
+        return self._claim_sizer.messages()
 
     async def process(self, messages: Sequence[QueuedMessage]) -> BatchOutcome:
         """Record the messages' events; raises BackendUnavailable when it cannot decide."""
@@ -109,18 +138,19 @@ class BatchProcessor:
         events: list[IngestEvent] = []
         seen: set[str] = set()
         undecodable: list[dict[str, Any]] = []
+        event_count = 0
         for message in messages:
             outcome.ack_ids.append(message.id)
-            try:
-                data = orjson.loads(message.body)
-                event = IngestEvent.from_queue(message.body, data)
-            except (ValueError, KeyError, TypeError) as exc:
-                undecodable.append(_dead_letter(message.body, None, None, exc, 1))
-                continue
-            # A batch can hold the same event twice (a client retry); it is recorded once.
-            if event.event_id not in seen:
-                seen.add(event.event_id)
-                events.append(event)
+            for body in message.bodies:
+                decoded, unusable = _decode(body)
+                undecodable += unusable
+                event_count += len(decoded) + len(unusable)
+                for event in decoded:
+                    # A batch can hold the same event twice (a client retry): recorded once.
+                    if event.event_id not in seen:
+                        seen.add(event.event_id)
+                        events.append(event)
+        self._claim_sizer.record(len(messages), event_count)
         try:
             recorded, dead = await self._record_or_split(events)
             await self._store_dead_letters(undecodable + dead)
@@ -217,6 +247,28 @@ async def _live_messages(context: BatchContext) -> list[LiveMessage]:
         )
         for note in context.notifications
     ]
+
+
+def _decode(body: bytes) -> tuple[list[IngestEvent], list[dict[str, Any]]]:
+    """A queued body's events, and dead-letter rows for what cannot be read.
+
+    The body is a request's events as an array; one event object is what the previous
+    version queued (and what a dead-letter replay queues). An event that cannot be used is
+    dead-lettered alone as its own JSON; a body that is not JSON, whole.
+    """
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return [], [_dead_letter(body, None, None, exc, 1)]
+    events: list[IngestEvent] = []
+    unusable: list[dict[str, Any]] = []
+    for item in decoded if isinstance(decoded, list) else [decoded]:
+        try:
+            events.append(IngestEvent.from_queue(item))
+        except (ValueError, KeyError, TypeError) as exc:
+            letter = body if item is decoded else orjson.dumps(item)
+            unusable.append(_dead_letter(letter, None, None, exc, 1))
+    return events, unusable
 
 
 def _dead_letter(

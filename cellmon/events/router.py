@@ -1,4 +1,8 @@
-"""`POST /api/v1/events`: where every student's JupyterLab sends its events."""
+"""`POST /api/v1/events`: where every student's JupyterLab sends its events.
+
+The hottest route of all: the app serves it as a direct route (core/http.py DirectRoutes),
+without routing or dependency solving, so its endpoint takes the Request alone.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
-from cellmon.core.deps import QueueDep, SettingsDep
+from cellmon.core.deps import get_queue, get_settings
 from cellmon.events.schemas import EVENT_LIST, EventErrors, EventsAccepted
 from cellmon.events.service import (
     BodyTooLarge,
@@ -44,7 +48,9 @@ _REQUEST_BODY: dict[str, Any] = {
         503: {"description": "The queue cannot take events now; retry after Retry-After."},
     },
 )
-async def post_events(request: Request, settings: SettingsDep, queue: QueueDep) -> Response:
+async def post_events(request: Request) -> Response:
+    settings = await get_settings(request)
+    queue = await get_queue(request)
     limit = settings.CELLMON_MAX_BODY_BYTES
     declared = request.headers.get("content-length", "")
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Required
 
+import orjson
 from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
@@ -109,11 +110,16 @@ class IngestEvent:
     error_message: str | None
     result: str | None
     duration_ms: int | None
-    # The queue message as it came, kept for dead letters and generic payloads.
-    body: bytes
+    # The event's queue form as decoded, kept for dead letters and generic payloads.
+    data: dict[str, Any]
+
+    @property
+    def body(self) -> bytes:
+        """The event's own JSON, serialised only when needed (a message holds many events)."""
+        return orjson.dumps(self.data)
 
     @classmethod
-    def from_queue(cls, body: bytes, data: dict[str, Any]) -> IngestEvent:
+    def from_queue(cls, data: dict[str, Any]) -> IngestEvent:
         event_type: str = data["eventType"]
         error_message = data.get("errorMessage")
         has_error = data.get("hasError")
@@ -139,5 +145,5 @@ class IngestEvent:
             error_message=error_message,
             result=data.get("result"),
             duration_ms=round(duration) if duration is not None else None,
-            body=body,
+            data=data,
         )

@@ -1,4 +1,5 @@
-"""Taking events in: read the body within limits, validate it once, normalise, enqueue.
+"""Taking events in: read the body within limits, validate it once, normalise, enqueue
+them as one message.
 
 Rules for what the client may leave out (a 4xx would lose the event, so none refuses it):
 - no `eventId`: a UUID derived from the event's content, so a retried request dedupes;
@@ -18,7 +19,7 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import ValidationError
@@ -120,12 +121,19 @@ def _event_error(error: Any, single: bool) -> EventError:
     return EventError(event_index=index, field=field, message=error["msg"])
 
 
-def normalise(event: ClientEvent, received_at: datetime, max_field_bytes: int) -> dict[str, Any]:
-    """The queue form of an event: every rule of this module's docstring applied."""
-    data: dict[str, Any] = dict(event)
-    for name, value in data.items():
-        if isinstance(value, str) and "\x00" in value:
-            data[name] = value.replace("\x00", "\ufffd")
+def normalise(
+    event: ClientEvent, received_at: datetime, max_field_bytes: int, *, may_hold_nul: bool = True
+) -> dict[str, Any]:
+    """The queue form of an event, made in place: every rule of this module's docstring applied.
+
+    `may_hold_nul=False` skips the search for NUL characters: a JSON text holds one only as
+    the escape `\\u0000`, so a body without that escape has none.
+    """
+    data = cast(dict[str, Any], event)
+    if may_hold_nul:
+        for name, value in data.items():
+            if isinstance(value, str) and "\x00" in value:
+                data[name] = value.replace("\x00", "\ufffd")
     if not data.get("eventId"):
         data.pop("eventId", None)
         data["eventId"] = str(
@@ -148,22 +156,21 @@ def normalise(event: ClientEvent, received_at: datetime, max_field_bytes: int) -
         value = data.get(name)
         if value is not None and len(value) > NAME_MAX_CHARS:
             data[name] = value[:NAME_MAX_CHARS]
-    truncated = [
-        name
-        for name in LARGE_TEXT_FIELDS
-        if (text := data.get(name)) is not None and _too_long(text, max_field_bytes)
-    ]
-    for name in truncated:
-        data[name] = truncate(data[name], max_field_bytes)
+    truncated: list[str] = []
+    for name in LARGE_TEXT_FIELDS:
+        text = data.get(name)
+        # A character is at most 4 bytes in UTF-8: most texts need no encoding to be checked.
+        if (
+            text is not None
+            and len(text) * 4 > max_field_bytes
+            and len(text.encode()) > max_field_bytes
+        ):
+            data[name] = truncate(text, max_field_bytes)
+            truncated.append(name)
     if truncated:
         data["truncatedFields"] = truncated
     data["receivedAt"] = received_at
     return data
-
-
-def _too_long(text: str, max_bytes: int) -> bool:
-    # A character is at most 4 bytes in UTF-8: most texts need no encoding to be checked.
-    return len(text) * 4 > max_bytes and len(text.encode()) > max_bytes
 
 
 def truncation_marker(total_bytes: int) -> str:
@@ -178,22 +185,40 @@ def truncate(text: str, max_bytes: int) -> str:
     return encoded[:keep].decode(errors="ignore") + marker
 
 
-def queue_bodies(
-    events: Sequence[ClientEvent], received_at: datetime, max_field_bytes: int
-) -> list[bytes]:
-    return [
-        orjson.dumps(normalise(event, received_at, max_field_bytes), option=orjson.OPT_UTC_Z)
-        for event in events
-    ]
+def queue_body(
+    events: Sequence[ClientEvent],
+    received_at: datetime,
+    max_field_bytes: int,
+    *,
+    may_hold_nul: bool = True,
+) -> bytes:
+    """One queue message for a request's events: the JSON array of their normalised forms.
+
+    One message per request, not per event: a batch of 100 costs the queue one entry.
+    """
+    return orjson.dumps(
+        [
+            normalise(event, received_at, max_field_bytes, may_hold_nul=may_hold_nul)
+            for event in events
+        ],
+        option=orjson.OPT_UTC_Z,
+    )
 
 
 async def accept_events(
     body: bytes, settings: Settings, queue: MessageQueue, received_at: datetime | None = None
 ) -> int:
-    """Validate a request body and queue its events in one call; the number queued."""
+    """Validate a request body and queue its events as one message; the number queued."""
     events = parse_events(body)
     if len(events) > settings.CELLMON_MAX_EVENTS_PER_REQUEST:
         raise TooManyEvents
-    moment = received_at or datetime.now(UTC)
-    await queue.enqueue(queue_bodies(events, moment, settings.CELLMON_MAX_FIELD_BYTES))
+    if events:
+        moment = received_at or datetime.now(UTC)
+        message = queue_body(
+            events,
+            moment,
+            settings.CELLMON_MAX_FIELD_BYTES,
+            may_hold_nul=b"\\u0000" in body,
+        )
+        await queue.enqueue([message])
     return len(events)

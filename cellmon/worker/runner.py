@@ -61,7 +61,6 @@ class Worker:
         self._timeseries = backends.timeseries
         self._bus = backends.bus
         self._processor = BatchProcessor(database, settings, registry, backends.timeseries)
-        self._batch_size = settings.CELLMON_WORKER_BATCH_SIZE
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -96,7 +95,7 @@ class Worker:
 
     async def run_once(self, block_ms: int = 0) -> int:
         """Claim and process one batch; the number of queue messages it held."""
-        messages = await self._queue.claim(self.name, self._batch_size, block_ms)
+        messages = await self._queue.claim(self.name, self._processor.claim_count(), block_ms)
         if messages:
             await self.process(messages)
         return len(messages)

@@ -357,3 +357,47 @@ async def test_cors_allows_configured_origins_only(database_overrides: dict[str,
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://jupyter.example.edu"
     assert "access-control-allow-origin" not in refused.headers
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/events/"])
+async def test_the_direct_route_answers_with_the_apps_cors_headers(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    origin = {"Origin": "http://localhost:8888"}
+    posted = await client.post(path, content=CLIENT_SUCCESS, headers={**JSON, **origin})
+    # The same request headers through the app's whole chain (router included).
+    routed = await client.get("/health", headers=origin)
+    assert posted.status_code == 202
+
+    def cors(response: httpx.Response) -> dict[str, str]:
+        return {
+            name: value
+            for name, value in response.headers.items()
+            if name.startswith("access-control-") or name == "vary"
+        }
+
+    assert cors(posted) == cors(routed)
+    assert cors(posted)["access-control-allow-origin"] == "http://localhost:8888"
+
+
+async def test_the_direct_route_refuses_other_origins_as_the_app_does(
+    client: httpx.AsyncClient,
+) -> None:
+    posted = await client.post(
+        "/api/v1/events", content=CLIENT_SUCCESS, headers={**JSON, "Origin": "https://evil.test"}
+    )
+    assert posted.status_code == 202
+    assert "access-control-allow-origin" not in posted.headers
+
+
+async def test_the_route_is_documented_in_openapi(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/api/v1/events"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["type"] == "array"
+    assert set(operation["responses"]) >= {"202", "413", "422", "503"}
+    errors = operation["responses"]["422"]["content"]["application/json"]["schema"]
+    assert errors == {"$ref": "#/components/schemas/EventErrors"}
+    assert "EventErrors" in document["components"]["schemas"]
+    docs = await client.get("/docs")
+    assert docs.status_code == 200

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class QueuedMessage:
     id: str
-    body: bytes
+    # One or more enqueued bodies, in their order: a backend may store bodies enqueued
+    # together (by one call or by concurrent ones) as one message, acknowledged as one.
+    bodies: tuple[bytes, ...]
     # How many times this message has been handed to a consumer, this time included.
     deliveries: int
 
@@ -31,7 +33,8 @@ class MessageQueue(ABC):
     async def enqueue(self, bodies: Sequence[bytes]) -> None:
         """Store all bodies durably, in one round trip where the backend allows.
 
-        Returns only once they are safe; raises BackendUnavailable otherwise.
+        Returns only once they are safe; raises BackendUnavailable otherwise. Bodies are
+        opaque to the queue: it may keep several in one message, never splits one.
         """
 
     @abstractmethod

@@ -90,7 +90,7 @@ class TableQueue(MessageQueue):
         except (OperationalError, OSError) as exc:
             raise BackendUnavailable(f"queue table: {exc}") from exc
         return [
-            QueuedMessage(str(row.id), row.body, row.deliveries)
+            QueuedMessage(str(row.id), (row.body,), row.deliveries)
             for row in sorted(rows, key=lambda row: row.id)
         ]
 

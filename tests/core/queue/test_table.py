@@ -27,7 +27,8 @@ async def test_enqueue_claim_ack(database: Database) -> None:
     await queue.enqueue([b"one", b"two"])
     assert await queue.depth() == 2
     messages = await queue.claim("c1", 10, block_ms=0)
-    assert [m.body for m in messages] == [b"one", b"two"]
+    # A row per body.
+    assert [m.bodies for m in messages] == [(b"one",), (b"two",)]
     assert await queue.claim("c2", 10, block_ms=0) == []
     await queue.ack([m.id for m in messages])
     assert await queue.depth() == 0
@@ -51,7 +52,7 @@ async def test_consumers_share_entries_without_overlap(database: Database) -> No
 
     async def consume(name: str) -> None:
         while batch := await queue.claim(name, 9, block_ms=0):
-            got.extend(m.body for m in batch)
+            got.extend(body for m in batch for body in m.bodies)
             await queue.ack([m.id for m in batch])
 
     await asyncio.gather(consume("a"), consume("b"))
