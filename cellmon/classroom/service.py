@@ -233,9 +233,9 @@ async def resolve_help(
     if was_active:
         student.help_active = False
         student.help_requested_at = None
-        # Ingest applies a `help` event only if it is newer than this: a request the student
-        # sent before the instructor's click (still queued, or retried) cannot reopen it.
-        student.help_last_seen_at = max(now, student.help_last_seen_at or now)
+        # The `help` repeats that follow (queued before the click, or sent since because the
+        # student's toggle is still on) then leave the request closed: see events/handlers.py.
+        student.help_handled_at = now
         await session.commit()
         classes = await repository.class_ids_of_student(session, student_id)
         await publish(

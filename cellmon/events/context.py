@@ -33,6 +33,8 @@ class BatchContext:
     students: Mapping[str, int]
     sessions: Mapping[str, int]
     notebooks: Mapping[str, int]
+    # Students whose `help` events in this batch repeat a request an instructor handled.
+    handled_help: frozenset[str] = frozenset()
     notifications: list[Notification] = field(default_factory=list)
 
     def notify(self, type_: str, student_id: int, data: Mapping[str, Any]) -> None:

@@ -25,6 +25,10 @@ from cellmon.live.messages import EXECUTION_UPDATE, HELP_REQUEST, STUCK_ALERT
 
 # A run of this many errors in a row on one cell makes a student "stuck".
 STUCK_AFTER_ERRORS = 3
+# The client sends `help` again this often while the student's help toggle is on; a help
+# request continues through this many missed repeats.
+HELP_REPEAT_SECONDS = timedelta(seconds=10)
+HELP_REPEATS_MISSED = 3
 MEASUREMENT = "student_progress"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -40,12 +44,14 @@ async def open_batch(
 ) -> BatchContext:
     """Upsert the students, sessions and notebooks of a batch; the context handlers share."""
     ordered = sorted(events, key=by_time)
-    students = await repository.upsert_students(session, dialect, _student_rows(ordered))
+    student_rows = _student_rows(ordered)
+    handled = await _keep_handled_requests_closed(session, student_rows, ordered)
+    students = await repository.upsert_students(session, dialect, student_rows)
     sessions = await repository.upsert_sessions(session, dialect, _session_rows(ordered, students))
     notebooks = await repository.resolve_notebooks(
         session, dialect, (event.notebook_path for event in events)
     )
-    return BatchContext(session, dialect, students, sessions, notebooks)
+    return BatchContext(session, dialect, students, sessions, notebooks, handled_help=handled)
 
 
 def _student_rows(ordered: Sequence[IngestEvent]) -> list[dict[str, Any]]:
@@ -61,6 +67,7 @@ def _student_rows(ordered: Sequence[IngestEvent]) -> list[dict[str, Any]]:
                 "help_active": False,
                 "help_requested_at": None,
                 "help_last_seen_at": None,
+                "help_handled_at": None,
             }
         if event.user_name:
             row["name"] = event.user_name
@@ -77,6 +84,44 @@ def _student_rows(ordered: Sequence[IngestEvent]) -> list[dict[str, Any]]:
             row["help_requested_at"] = None
             row["help_last_seen_at"] = event.event_time
     return list(rows.values())
+
+
+async def _keep_handled_requests_closed(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], ordered: Sequence[IngestEvent]
+) -> frozenset[str]:
+    """E-mails whose `help` events only repeat a request an instructor marked handled.
+
+    The client repeats `help` every HELP_REPEAT_SECONDS while the student's toggle is on, so a
+    handled request would reopen within seconds. A `help` continues the handled request when
+    it follows the previous help event (client time, so clock skew does not matter) within
+    HELP_REPEATS_MISSED repeats and no help_stop came between: the row then keeps the request
+    closed. A help_stop, or a longer silence (the toggle went off and its help_stop was lost,
+    or the student came back later), makes the next `help` a new request.
+    """
+    first_help: dict[str, datetime] = {}
+    stopped: set[str] = set()
+    for event in ordered:
+        if event.event_type == "help":
+            first_help.setdefault(event.email, event.event_time)
+        elif event.event_type == "help_stop":
+            stopped.add(event.email)
+    candidates = [email for email in first_help if email not in stopped]
+    if not candidates:
+        return frozenset()
+    stored = await repository.handled_help_requests(session, candidates)
+    handled: set[str] = set()
+    for row in rows:
+        previous = stored.get(row["email"])
+        if previous is None:
+            continue
+        handled_at, last_seen_at = previous
+        gap = first_help[row["email"]] - last_seen_at
+        if gap <= HELP_REPEAT_SECONDS * HELP_REPEATS_MISSED:
+            row["help_active"] = False
+            row["help_requested_at"] = None
+            row["help_handled_at"] = handled_at
+            handled.add(row["email"])
+    return frozenset(handled)
 
 
 def _session_rows(ordered: Sequence[IngestEvent], students: dict[str, int]) -> list[dict[str, Any]]:
@@ -263,6 +308,8 @@ async def record_progress_events(context: BatchContext, events: Sequence[IngestE
         ],
     )
     for event in sorted(events, key=by_time):
+        if event.event_type == "help" and event.email in context.handled_help:
+            continue
         if event.event_id in new and event.event_type in ("help", "help_stop"):
             student_id = context.students[event.email]
             context.notify(

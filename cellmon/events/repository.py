@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -138,11 +139,28 @@ async def upsert_students(
                 (help_is_newer, requested_at), else_=stored.help_requested_at
             ),
             "help_last_seen_at": _later(stored.help_last_seen_at, incoming.help_last_seen_at),
+            "help_handled_at": case(
+                (help_is_newer, incoming.help_handled_at), else_=stored.help_handled_at
+            ),
             "updated_at": now,
         },
     ).returning(stored.id, stored.email)
     result = await _execute(session, statement, params)
     return {email: student_id for student_id, email in result.all()}
+
+
+async def handled_help_requests(
+    session: AsyncSession, emails: Sequence[str]
+) -> dict[str, tuple[datetime, datetime]]:
+    """(handled at, last help seen at) of the students whose request an instructor handled."""
+    result = await session.execute(
+        select(STUDENTS.c.email, STUDENTS.c.help_handled_at, STUDENTS.c.help_last_seen_at).where(
+            STUDENTS.c.email.in_(sorted(emails)),
+            STUDENTS.c.help_handled_at.is_not(None),
+            STUDENTS.c.help_last_seen_at.is_not(None),
+        )
+    )
+    return {email: (handled_at, last_seen_at) for email, handled_at, last_seen_at in result.all()}
 
 
 async def upsert_sessions(

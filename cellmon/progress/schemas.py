@@ -9,6 +9,10 @@ class HelpState(BaseModel):
     active: bool
     requested_at: datetime | None = Field(description="Start of the current (open) request.")
     last_seen_at: datetime | None = Field(description="Latest help or help_stop event.")
+    handled_at: datetime | None = Field(
+        description="When an instructor marked the request handled; set while the student's "
+        "help toggle stays on after that, cleared by help_stop or a new request."
+    )
 
 
 class StreakCell(BaseModel):

@@ -51,6 +51,7 @@ async def student_progress(session: AsyncSession, student_id: int) -> StudentPro
             active=student.help_active,
             requested_at=student.help_requested_at,
             last_seen_at=student.help_last_seen_at,
+            handled_at=student.help_handled_at,
         ),
         notebooks=notebooks,
     )

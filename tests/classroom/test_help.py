@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from cellmon.core.bus import MessageBus
 from cellmon.live.messages import LiveMessage
 from tests.classroom.seed import Seeder, ago, database
+from tests.events.helpers import EMAIL, client_event, drain
 
 
 async def test_resolving_clears_help_and_tells_every_view(
@@ -99,3 +101,96 @@ async def test_resolving_needs_an_enrolled_student_of_an_existing_class(
     assert bad_id.status_code == 422
     roster = (await client.get(f"/api/v1/progress/classes/{other.id}")).json()
     assert roster["students"][0]["state"] == "help"
+
+
+def _help(kind: str, moment: datetime) -> dict[str, object]:
+    return client_event(
+        eventType=kind, eventTime=moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+async def _post_and_drain(app: FastAPI, client: httpx.AsyncClient, *events: object) -> None:
+    response = await client.post("/api/v1/events", json=list(events))
+    assert response.status_code == 202, response.text
+    await drain(app)
+
+
+async def _help_state(client: httpx.AsyncClient, class_id: int) -> tuple[str, dict[str, object]]:
+    roster = (await client.get(f"/api/v1/progress/classes/{class_id}")).json()
+    tile = roster["students"][0]
+    progress = (await client.get(f"/api/v1/progress/students/{tile['id']}")).json()
+    return tile["state"], progress["help"]
+
+
+async def _handled_request(app: FastAPI, client: httpx.AsyncClient, start: datetime) -> int:
+    """A class whose only student asked for help at `start`, as the client does, and an
+    instructor who marked it handled; the class id."""
+    async with database(app).sessions() as session:
+        seed = Seeder(session)
+        klass = await seed.klass()
+        student = await seed.student(EMAIL, klass)
+        await session.commit()
+    await _post_and_drain(app, client, _help("help", start))
+    resolved = await client.post(f"/api/v1/progress/classes/{klass.id}/help/{student.id}/resolve")
+    assert resolved.json()["was_active"] is True
+    return klass.id
+
+
+async def test_a_handled_request_stays_closed_while_the_client_repeats_it(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=2)
+    class_id = await _handled_request(app, client, start)
+    bus: MessageBus = app.state.backends.bus
+    listener = bus.listen()
+    received = asyncio.ensure_future(anext(listener))
+    await asyncio.sleep(0)
+
+    # The toggle is still on: the client repeats `help` every 10 s, one request per repeat.
+    for repeat in range(1, 4):
+        await _post_and_drain(app, client, _help("help", start + timedelta(seconds=10 * repeat)))
+    await bus.publish([orjson.dumps({"marker": True})])
+
+    state, help_state = await _help_state(client, class_id)
+    assert state != "help"
+    assert help_state["active"] is False
+    assert help_state["handled_at"] is not None
+    assert help_state["last_seen_at"] is not None
+    # Nothing told the dashboards that the student asks again.
+    assert orjson.loads(await asyncio.wait_for(received, 5)) == {"marker": True}
+    await listener.aclose()
+
+
+async def test_help_stop_then_help_is_a_new_request(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=2)
+    class_id = await _handled_request(app, client, start)
+    await _post_and_drain(app, client, _help("help", start + timedelta(seconds=10)))
+
+    await _post_and_drain(app, client, _help("help_stop", start + timedelta(seconds=15)))
+    await _post_and_drain(app, client, _help("help", start + timedelta(seconds=20)))
+
+    state, help_state = await _help_state(client, class_id)
+    assert state == "help"
+    assert help_state["active"] is True
+    assert help_state["handled_at"] is None
+    assert help_state["requested_at"] is not None
+    assert help_state["requested_at"].startswith(
+        (start + timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%S")
+    )
+
+
+async def test_help_after_a_long_silence_is_a_new_request(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    class_id = await _handled_request(app, client, start)
+
+    # No repeat for five minutes: the toggle went off (its help_stop lost) and on again.
+    await _post_and_drain(app, client, _help("help", start + timedelta(minutes=5)))
+
+    state, help_state = await _help_state(client, class_id)
+    assert state == "help"
+    assert help_state["active"] is True
+    assert help_state["handled_at"] is None

@@ -259,6 +259,7 @@ async def test_help_and_help_stop_set_the_students_help_state(
         "active": True,
         "requested_at": "2025-01-19T03:00:00Z",
         "last_seen_at": "2025-01-19T03:00:10Z",
+        "handled_at": None,
     }
     await post(client, [client_event(eventType="help_stop", eventTime="2025-01-19T03:00:15.000Z")])
     await drain(app)
@@ -270,6 +271,7 @@ async def test_help_and_help_stop_set_the_students_help_state(
         "active": False,
         "requested_at": None,
         "last_seen_at": "2025-01-19T03:00:15Z",
+        "handled_at": None,
     }
 
 

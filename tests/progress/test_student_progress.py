@@ -34,7 +34,12 @@ async def test_progress_per_notebook(client: httpx.AsyncClient, app: FastAPI) ->
         student_id = await session.scalar(select(Student.id))
     body = (await client.get(f"/api/v1/progress/students/{student_id}")).json()
     assert body["student_id"] == student_id
-    assert body["help"] == {"active": False, "requested_at": None, "last_seen_at": None}
+    assert body["help"] == {
+        "active": False,
+        "requested_at": None,
+        "last_seen_at": None,
+        "handled_at": None,
+    }
     assert body["last_activity_at"] == "2025-01-19T04:00:00Z"
     second, first = body["notebooks"]  # most recent activity first
     assert second["path"] == "hw/2.ipynb"

@@ -21,7 +21,11 @@ class Student(TimestampMixin, Base):
     # Current help state: set by `help`, cleared by `help_stop` or by an instructor.
     help_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     help_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The client's time of the latest help or help_stop event.
     help_last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When an instructor marked the request handled; the client's repeats of that same request
+    # (it sends `help` every 10 s while the toggle is on) leave it closed until a help_stop.
+    help_handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class StudentSession(Base):
