@@ -104,7 +104,6 @@ def time_steps(worker: Worker, backends: Any) -> dict[str, float]:
         setattr(owner, attribute, timed)
 
     wrap(backends.queue, "claim", "claim")
-    wrap(Worker, "process", "batch total")
     wrap(BatchProcessor, "process", "record (transaction)")
     wrap(backends.timeseries, "write", "time-series write")
     wrap(backends.queue, "ack", "ack")
@@ -214,10 +213,6 @@ async def run(args: argparse.Namespace) -> None:
                 await backends.queue.enqueue(bodies[offset : offset + 1000])
             workers = [Worker(database, backends, settings) for _ in range(args.concurrency)]
 
-            async def drain(worker: Worker) -> None:
-                while await worker.run_once(0):
-                    pass
-
             steps = time_steps(workers[0], backends) if args.steps else {}
             profiler = cProfile.Profile() if args.profile else None
             services_before = await service_cpu(name, args.mode)
@@ -225,7 +220,7 @@ async def run(args: argparse.Namespace) -> None:
             cpu_started = time.process_time()
             if profiler:
                 profiler.enable()
-            await asyncio.gather(*(drain(worker) for worker in workers))
+            await asyncio.gather(*(worker.drain() for worker in workers))
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
             services_after = await service_cpu(name, args.mode)
