@@ -7,9 +7,9 @@ deterministic points) make the second pass change nothing. Live messages go out 
 the commit, for the rows that were new, so a redelivered batch announces nothing twice.
 
 A batch goes through two stages: claim, record and publish; then time-series write and ack.
-While one batch is in its second stage the worker claims and records the next one, so it does
-not sit idle while InfluxDB and the queue answer; at most one batch is in the second stage,
-and the next waits for it before entering.
+While one batch writes its points (to InfluxDB) and is acknowledged, the worker claims and
+records the next one, so it does not sit idle while InfluxDB and the queue answer; at most one
+batch is in the second stage, and the next waits for it before entering.
 
 Several workers (in one process or many) share one queue; a claim hands each entry to one
 of them. `stop()` makes a worker finish and acknowledge the batches in hand, then return.
@@ -138,7 +138,13 @@ class Worker:
         if messages:
             outcome = await self._record(messages)
             await self._settle()
-            self._finishing = asyncio.create_task(self._finish(outcome))
+            if outcome.points:
+                self._finishing = asyncio.create_task(self._finish(outcome))
+            else:
+                # Points written in the batch's transaction leave only the ack, which is
+                # quick: overlapping it with the next batch only made the two contend for
+                # the embedded database's one writer.
+                await self._finish(outcome)
         return len(messages)
 
     async def _settle(self) -> None:

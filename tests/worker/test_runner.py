@@ -349,3 +349,33 @@ async def test_a_cancelled_worker_leaves_the_batch_writing_its_points_unacknowle
 
 async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
+
+
+async def test_a_batch_without_points_to_write_is_acknowledged_before_the_next_claim(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    # The embedded store takes the points in the batch's transaction: only the ack is left.
+    calls: list[str] = []
+    queue = app.state.backends.queue
+
+    class Recording:
+        async def claim(self, *args: Any) -> list[Any]:
+            calls.append("claim")
+            return list(await queue.claim(*args))
+
+        async def ack(self, ids: Sequence[str]) -> None:
+            calls.append("ack")
+            await queue.ack(ids)
+
+    settings = app.state.settings.model_copy(update={"CELLMON_WORKER_BATCH_SIZE": 1})
+    backends = app.state.backends
+    worker = Worker(
+        app.state.database,
+        Backends(queue=Recording(), bus=backends.bus, timeseries=backends.timeseries),  # type: ignore[arg-type]
+        settings,
+    )
+    for cell in ("a", "b"):
+        await post(client, [execution(cell)])
+    assert await worker.drain() == 2
+    assert calls == ["claim", "ack", "claim", "ack", "claim"]
+    assert await count(app, TimeSeriesPoint) == 2
