@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 
 from cellmon.core.backends import build_backends
 from cellmon.core.database import Database
+from cellmon.core.runtime import tune_garbage_collector
 from cellmon.core.settings import Settings
 from cellmon.db import migrate
 from cellmon.db.models import CellExecution, ProgressEvent
@@ -264,7 +265,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--profile", help="write the drain's cProfile stats to this file")
     parser.add_argument("--steps", action="store_true", help="print the time of each step")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    # As `cellmon worker` runs.
+    tune_garbage_collector()
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
