@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import os
 import random
+import subprocess
 import tempfile
 import time
 import uuid
@@ -33,6 +35,7 @@ from sqlalchemy import func, select
 
 from cellmon.core.backends import build_backends
 from cellmon.core.database import Database
+from cellmon.core.runtime import tune_garbage_collector
 from cellmon.core.settings import Settings
 from cellmon.db import migrate
 from cellmon.db.models import CellExecution, ProgressEvent
@@ -104,7 +107,6 @@ def time_steps(worker: Worker, backends: Any) -> dict[str, float]:
         setattr(owner, attribute, timed)
 
     wrap(backends.queue, "claim", "claim")
-    wrap(Worker, "process", "batch total")
     wrap(BatchProcessor, "process", "record (transaction)")
     wrap(backends.timeseries, "write", "time-series write")
     wrap(backends.queue, "ack", "ack")
@@ -122,6 +124,54 @@ def time_steps(worker: Worker, backends: Any) -> dict[str, float]:
     ):
         wrap(repository, name, f"  sql {name}")
     return totals
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_of(program: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-x", program], capture_output=True, text=True).stdout
+    return [int(pid) for pid in found.split()]
+
+
+async def backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to the database."""
+    connection = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1", database
+        )
+    finally:
+        await connection.close()
+    return {row["pid"]: cpu_seconds(row["pid"]) for row in rows}
+
+
+async def service_cpu(database: str, mode: str) -> dict[str, float]:
+    """CPU seconds so far of what serves the worker: its PostgreSQL backends (the machine's
+    other users have their own), and influxd and redis-server (shared: read with care)."""
+    if mode == "sqlite":
+        return {}
+    backends = await backend_cpu(database)
+    return {
+        **{f"postgres {pid}": seconds for pid, seconds in backends.items()},
+        "influxd": sum(cpu_seconds(pid) for pid in pids_of("influxd")),
+        "redis": sum(cpu_seconds(pid) for pid in pids_of("redis-server")),
+    }
+
+
+def service_report(before: dict[str, float], after: dict[str, float], events: int) -> str:
+    used: dict[str, float] = {}
+    for key, seconds in after.items():
+        name = key.split()[0]
+        used[name] = used.get(name, 0.0) + seconds - before.get(key, 0.0)
+    return ", ".join(f"{name} {seconds / events * 1e6:.1f}" for name, seconds in used.items())
 
 
 async def admin(statement: str) -> None:
@@ -170,19 +220,17 @@ async def run(args: argparse.Namespace) -> None:
                 await backends.queue.enqueue(bodies[offset : offset + 1000])
             workers = [Worker(database, backends, settings) for _ in range(args.concurrency)]
 
-            async def drain(worker: Worker) -> None:
-                while await worker.run_once(0):
-                    pass
-
             steps = time_steps(workers[0], backends) if args.steps else {}
             profiler = cProfile.Profile() if args.profile else None
+            services_before = await service_cpu(name, args.mode)
             started = time.perf_counter()
             cpu_started = time.process_time()
             if profiler:
                 profiler.enable()
-            await asyncio.gather(*(drain(worker) for worker in workers))
+            await asyncio.gather(*(worker.drain() for worker in workers))
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
+            services_after = await service_cpu(name, args.mode)
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
@@ -196,6 +244,11 @@ async def run(args: argparse.Namespace) -> None:
                 f"(executions {executions}, progress events {progress}, "
                 f"{args.per_request} per request, batch {args.batch_size}, "
                 f"concurrency {args.concurrency})"
+            )
+            print(
+                f"  CPU-µs per event: worker {cpu / args.events * 1e6:.1f}"
+                + (", " if services_after else "")
+                + service_report(services_before, services_after, args.events)
             )
             for step, seconds in steps.items():
                 print(f"  {step}: {seconds:.2f}s")
@@ -220,7 +273,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--profile", help="write the drain's cProfile stats to this file")
     parser.add_argument("--steps", action="store_true", help="print the time of each step")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    # As `cellmon worker` runs.
+    tune_garbage_collector()
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

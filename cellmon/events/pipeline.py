@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -236,15 +237,17 @@ async def _live_messages(context: BatchContext) -> list[LiveMessage]:
     classes = await repository.enrollments(
         context.session, (note.student_id for note in context.notifications)
     )
-    return [
-        LiveMessage(
-            type=note.type,
-            channels=(
-                progress_channel(note.student_id),
-                *(class_channel(class_id) for class_id in classes.get(note.student_id, ())),
-            ),
-            data=note.data,
+    # A batch has about ten notifications per student: their channels are made once.
+    channels = {
+        student_id: (
+            progress_channel(student_id),
+            *(class_channel(class_id) for class_id in classes.get(student_id, ())),
         )
+        for student_id in {note.student_id for note in context.notifications}
+    }
+    sent_at = datetime.now(UTC)
+    return [
+        LiveMessage(note.type, channels[note.student_id], note.data, sent_at)
         for note in context.notifications
     ]
 

@@ -8,6 +8,7 @@ key before upserting so that concurrent transactions lock them in the same order
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -54,32 +55,35 @@ PROGRESS_EVENTS: Table = ProgressEvent.__table__  # type: ignore[assignment]
 DEAD_LETTERS: Table = DeadLetter.__table__  # type: ignore[assignment]
 
 
-def _insert(
-    dialect: str, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> tuple[postgresql.Insert | sqlite.Insert, list[Mapping[str, Any]] | None]:
-    """An INSERT of many rows in one statement, and the parameters to execute it with.
+# The columns of the rows a statement inserts, in order.
+Columns = tuple[str, ...]
+
+
+@functools.cache
+def _insert(dialect: str, table: Table, columns: Columns) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of many rows in one statement, without its values (see `_execute`).
 
     On PostgreSQL the rows travel as one array per column, unnested by the server: asyncpg
     encodes arrays natively, so the cost per row stays in C. Elsewhere they go as a multi-row
-    VALUES (SQLAlchemy's insertmanyvalues). Every row has the same keys.
+    VALUES (SQLAlchemy's insertmanyvalues). Statements are built once per table and columns
+    (here and by their callers): one built again for every batch cost SQLAlchemy its
+    construction and cache key each time.
     """
     if dialect != "postgresql":
-        return sqlite.insert(table), list(rows)
-    columns = list(rows[0])
-    arrays = [
-        bindparam(f"rows_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type))
-        for name in columns
-    ]
+        return sqlite.insert(table)
+    arrays = [bindparam(f"rows_{name}", type_=ARRAY(table.c[name].type)) for name in columns]
     source = select(func.unnest(*arrays).table_valued(*columns).render_derived())
-    return postgresql.insert(table).from_select(columns, source), None
+    return postgresql.insert(table).from_select(list(columns), source)
 
 
 async def _execute(
-    session: AsyncSession, statement: Executable, params: list[Mapping[str, Any]] | None
+    session: AsyncSession, dialect: str, statement: Executable, rows: Sequence[Mapping[str, Any]]
 ) -> Result[*tuple[Any, ...]]:
-    if params is None:
-        return await session.execute(statement)
-    return await session.execute(statement, params)
+    """Run a statement built on `_insert` for rows that all have its columns."""
+    if dialect != "postgresql":
+        return await session.execute(statement, list(rows))
+    arrays = {f"rows_{name}": [row[name] for row in rows] for name in rows[0]}
+    return await session.execute(statement, arrays)
 
 
 def _later(current: ColumnElement[Any], incoming: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -110,8 +114,17 @@ async def upsert_students(
     if not rows:
         return {}
     now = utcnow()
-    values = [{**row, "created_at": now, "updated_at": now} for row in rows]
-    insert, params = _insert(dialect, STUDENTS, sorted(values, key=lambda row: row["email"]))
+    values = sorted(
+        ({**row, "created_at": now, "updated_at": now} for row in rows),
+        key=lambda row: row["email"],
+    )
+    result = await _execute(session, dialect, _upsert_students(dialect, tuple(values[0])), values)
+    return {email: student_id for student_id, email in result.all()}
+
+
+@functools.cache
+def _upsert_students(dialect: str, columns: Columns) -> Executable:
+    insert = _insert(dialect, STUDENTS, columns)
     stored, incoming = STUDENTS.c, insert.excluded
     help_is_newer = and_(
         incoming.help_last_seen_at.is_not(None),
@@ -128,7 +141,7 @@ async def upsert_students(
         ),
         else_=incoming.help_requested_at,
     )
-    statement = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=[stored.email],
         set_={
             "name": func.coalesce(incoming.name, stored.name),
@@ -142,11 +155,9 @@ async def upsert_students(
             "help_handled_at": case(
                 (help_is_newer, incoming.help_handled_at), else_=stored.help_handled_at
             ),
-            "updated_at": now,
+            "updated_at": incoming.updated_at,
         },
     ).returning(stored.id, stored.email)
-    result = await _execute(session, statement, params)
-    return {email: student_id for student_id, email in result.all()}
 
 
 async def handled_help_requests(
@@ -169,11 +180,16 @@ async def upsert_sessions(
     """Sessions by the client's sessionId: first and last seen widened, ended_at kept once set."""
     if not rows:
         return {}
-    insert, params = _insert(
-        dialect, SESSIONS, sorted(rows, key=lambda row: row["client_session_id"])
-    )
+    ordered = sorted(rows, key=lambda row: row["client_session_id"])
+    result = await _execute(session, dialect, _upsert_sessions(dialect, tuple(rows[0])), ordered)
+    return {client_id: session_id for session_id, client_id in result.all()}
+
+
+@functools.cache
+def _upsert_sessions(dialect: str, columns: Columns) -> Executable:
+    insert = _insert(dialect, SESSIONS, columns)
     stored, incoming = SESSIONS.c, insert.excluded
-    statement = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=[stored.client_session_id],
         set_={
             "started_at": _earlier(stored.started_at, incoming.started_at),
@@ -181,8 +197,6 @@ async def upsert_sessions(
             "ended_at": _later(stored.ended_at, incoming.ended_at),
         },
     ).returning(stored.id, stored.client_session_id)
-    result = await _execute(session, statement, params)
-    return {client_id: session_id for session_id, client_id in result.all()}
 
 
 async def resolve_notebooks(
@@ -200,16 +214,22 @@ async def resolve_notebooks(
             {"path": path, "name": _notebook_name(path), "created_at": now, "updated_at": now}
             for path in missing
         ]
-        insert, params = _insert(dialect, NOTEBOOKS, rows)
-        statement = insert.on_conflict_do_nothing(index_elements=[NOTEBOOKS.c.path]).returning(
-            NOTEBOOKS.c.id, NOTEBOOKS.c.path
-        )
-        result = await _execute(session, statement, params)
+        statement = _insert_notebooks(dialect, tuple(rows[0]))
+        result = await _execute(session, dialect, statement, rows)
         found.update({path: notebook_id for notebook_id, path in result.all()})
         # Those another worker created meanwhile.
         if len(found) < len(wanted):
             found.update(await _notebook_ids(session, [p for p in wanted if p not in found]))
     return found
+
+
+@functools.cache
+def _insert_notebooks(dialect: str, columns: Columns) -> Executable:
+    return (
+        _insert(dialect, NOTEBOOKS, columns)
+        .on_conflict_do_nothing(index_elements=[NOTEBOOKS.c.path])
+        .returning(NOTEBOOKS.c.id, NOTEBOOKS.c.path)
+    )
 
 
 async def _notebook_ids(session: AsyncSession, paths: Sequence[str]) -> dict[str, int]:
@@ -248,15 +268,20 @@ async def resolve_cells(
             }
             for key in missing
         ]
-        insert, params = _insert(dialect, CELLS, rows)
-        statement = insert.on_conflict_do_nothing(
-            index_elements=[CELLS.c.notebook_id, CELLS.c.client_cell_id]
-        ).returning(CELLS.c.id, CELLS.c.notebook_id, CELLS.c.client_cell_id)
-        result = await _execute(session, statement, params)
+        result = await _execute(session, dialect, _insert_cells(dialect, tuple(rows[0])), rows)
         found.update({(row.notebook_id, row.client_cell_id): row.id for row in result.all()})
         if len(found) < len(cells):
             found.update(await _cell_ids(session, [key for key in cells if key not in found]))
     return found
+
+
+@functools.cache
+def _insert_cells(dialect: str, columns: Columns) -> Executable:
+    return (
+        _insert(dialect, CELLS, columns)
+        .on_conflict_do_nothing(index_elements=[CELLS.c.notebook_id, CELLS.c.client_cell_id])
+        .returning(CELLS.c.id, CELLS.c.notebook_id, CELLS.c.client_cell_id)
+    )
 
 
 async def _cell_ids(session: AsyncSession, keys: Sequence[CellKey]) -> dict[CellKey, int]:
@@ -281,12 +306,18 @@ async def insert_executions(
     """Execution ids by eventId, for the rows that were not recorded before."""
     if not rows:
         return {}
-    insert, params = _insert(dialect, EXECUTIONS, rows)
-    statement = insert.on_conflict_do_nothing(index_elements=[EXECUTIONS.c.event_id]).returning(
-        EXECUTIONS.c.id, EXECUTIONS.c.event_id
-    )
-    result = await _execute(session, statement, params)
+    statement = _insert_executions(dialect, tuple(rows[0]))
+    result = await _execute(session, dialect, statement, rows)
     return {event_id: execution_id for execution_id, event_id in result.all()}
+
+
+@functools.cache
+def _insert_executions(dialect: str, columns: Columns) -> Executable:
+    return (
+        _insert(dialect, EXECUTIONS, columns)
+        .on_conflict_do_nothing(index_elements=[EXECUTIONS.c.event_id])
+        .returning(EXECUTIONS.c.id, EXECUTIONS.c.event_id)
+    )
 
 
 async def update_cell_states(
@@ -301,10 +332,17 @@ async def update_cell_states(
     if not rows:
         return {}
     ordered = sorted(rows, key=lambda row: (row["student_id"], row["cell_id"]))
-    insert, params = _insert(dialect, CELL_STATES, ordered)
+    statement = _update_cell_states(dialect, tuple(rows[0]))
+    result = await _execute(session, dialect, statement, ordered)
+    return {(student_id, cell_id): streak for student_id, cell_id, streak in result.all()}
+
+
+@functools.cache
+def _update_cell_states(dialect: str, columns: Columns) -> Executable:
+    insert = _insert(dialect, CELL_STATES, columns)
     stored, incoming = CELL_STATES.c, insert.excluded
     is_newer = incoming.last_event_time >= stored.last_event_time
-    statement = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=[stored.student_id, stored.cell_id],
         set_={
             "executions": stored.executions + incoming.executions,
@@ -323,17 +361,20 @@ async def update_cell_states(
             "last_event_time": _later(stored.last_event_time, incoming.last_event_time),
         },
     ).returning(stored.student_id, stored.cell_id, stored.consecutive_errors)
-    result = await _execute(session, statement, params)
-    return {(student_id, cell_id): streak for student_id, cell_id, streak in result.all()}
 
 
 async def insert_accesses(
     session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
 ) -> None:
     if rows:
-        insert, params = _insert(dialect, ACCESSES, rows)
-        statement = insert.on_conflict_do_nothing(index_elements=[ACCESSES.c.event_id])
-        await _execute(session, statement, params)
+        await _execute(session, dialect, _insert_accesses(dialect, tuple(rows[0])), rows)
+
+
+@functools.cache
+def _insert_accesses(dialect: str, columns: Columns) -> Executable:
+    return _insert(dialect, ACCESSES, columns).on_conflict_do_nothing(
+        index_elements=[ACCESSES.c.event_id]
+    )
 
 
 async def insert_progress_events(
@@ -342,12 +383,18 @@ async def insert_progress_events(
     """The eventIds of the rows that were not recorded before."""
     if not rows:
         return set()
-    insert, params = _insert(dialect, PROGRESS_EVENTS, rows)
-    statement = insert.on_conflict_do_nothing(
-        index_elements=[PROGRESS_EVENTS.c.event_id]
-    ).returning(PROGRESS_EVENTS.c.event_id)
-    result = await _execute(session, statement, params)
+    statement = _insert_progress_events(dialect, tuple(rows[0]))
+    result = await _execute(session, dialect, statement, rows)
     return set(result.scalars().all())
+
+
+@functools.cache
+def _insert_progress_events(dialect: str, columns: Columns) -> Executable:
+    return (
+        _insert(dialect, PROGRESS_EVENTS, columns)
+        .on_conflict_do_nothing(index_elements=[PROGRESS_EVENTS.c.event_id])
+        .returning(PROGRESS_EVENTS.c.event_id)
+    )
 
 
 async def enrollments(session: AsyncSession, student_ids: Iterable[int]) -> dict[int, list[int]]:

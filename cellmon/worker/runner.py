@@ -6,8 +6,13 @@ at any step leaves its entries to be claimed again, and the idempotent writes (e
 deterministic points) make the second pass change nothing. Live messages go out right after
 the commit, for the rows that were new, so a redelivered batch announces nothing twice.
 
+A batch goes through two stages: claim, record and publish; then time-series write and ack.
+While one batch writes its points (to InfluxDB) and is acknowledged, the worker claims and
+records the next one, so it does not sit idle while InfluxDB and the queue answer; at most one
+batch is in the second stage, and the next waits for it before entering.
+
 Several workers (in one process or many) share one queue; a claim hands each entry to one
-of them. `stop()` makes a worker finish and acknowledge its current batch, then return.
+of them. `stop()` makes a worker finish and acknowledge the batches in hand, then return.
 """
 
 from __future__ import annotations
@@ -62,9 +67,11 @@ class Worker:
         self._bus = backends.bus
         self._processor = BatchProcessor(database, settings, registry, backends.timeseries)
         self._stopping = asyncio.Event()
+        # The batch in its second stage (time-series write and ack), if any.
+        self._finishing: asyncio.Task[None] | None = None
 
     def stop(self) -> None:
-        """Take no new batch; the current one is finished and acknowledged."""
+        """Take no new batch; the ones in hand are finished and acknowledged."""
         self._stopping.set()
 
     @property
@@ -75,36 +82,96 @@ class Worker:
         """Process batches until stop()."""
         logger.info("worker started", extra={"worker": self.name})
         delay = FIRST_BACKOFF_SECONDS
-        while not self.stopping:
-            try:
-                await self.run_once(CLAIM_BLOCK_MS)
-                delay = FIRST_BACKOFF_SECONDS
-            except BackendUnavailable as exc:
-                logger.warning(
-                    "backend unavailable", extra={"worker": self.name, "error": str(exc)}
-                )
-                await self._pause(delay)
-                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
-            except Exception:
-                # A worker inside the API process must outlive a bug in one batch; the batch
-                # stays unacknowledged and comes back after the lease.
-                logger.exception("worker batch failed", extra={"worker": self.name})
-                await self._pause(delay)
-                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+        try:
+            while not self.stopping:
+                try:
+                    await self._advance(CLAIM_BLOCK_MS)
+                    delay = FIRST_BACKOFF_SECONDS
+                except BackendUnavailable as exc:
+                    logger.warning(
+                        "backend unavailable", extra={"worker": self.name, "error": str(exc)}
+                    )
+                    await self._pause(delay)
+                    delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+                except Exception:
+                    # A worker inside the API process must outlive a bug in one batch; the
+                    # batch stays unacknowledged and comes back after the lease.
+                    logger.exception("worker batch failed", extra={"worker": self.name})
+                    await self._pause(delay)
+                    delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+        except asyncio.CancelledError:
+            # Cancelled rather than stopped: the batch in its second stage is dropped too,
+            # unacknowledged, and comes back after the lease.
+            if self._finishing is not None:
+                self._finishing.cancel()
+            raise
+        finally:
+            await self._settle()
         logger.info("worker stopped", extra={"worker": self.name})
 
+    async def drain(self) -> int:
+        """Process batches, overlapping them as run() does, until a claim finds none; the
+        number of queue messages processed."""
+        processed = 0
+        try:
+            while claimed := await self._advance(0):
+                processed += claimed
+        finally:
+            await self._settle()
+        return processed
+
     async def run_once(self, block_ms: int = 0) -> int:
-        """Claim and process one batch; the number of queue messages it held."""
-        messages = await self._queue.claim(self.name, self._processor.claim_count(), block_ms)
+        """Claim and process one batch to its ack; the number of queue messages it held."""
+        messages = await self._claim(block_ms)
         if messages:
             await self.process(messages)
         return len(messages)
 
     async def process(self, messages: list[QueuedMessage]) -> None:
+        await self._finish(await self._record(messages))
+
+    async def _advance(self, block_ms: int) -> int:
+        """Claim and record a batch, then hand it to the second stage once the previous
+        batch has left it; the number of queue messages claimed."""
+        messages = await self._claim(block_ms)
+        if messages:
+            outcome = await self._record(messages)
+            await self._settle()
+            if outcome.points:
+                self._finishing = asyncio.create_task(self._finish(outcome))
+            else:
+                # Points written in the batch's transaction leave only the ack, which is
+                # quick: overlapping it with the next batch only made the two contend for
+                # the embedded database's one writer.
+                await self._finish(outcome)
+        return len(messages)
+
+    async def _claim(self, block_ms: int) -> list[QueuedMessage]:
+        return await self._queue.claim(self.name, self._processor.claim_count(), block_ms)
+
+    async def _settle(self) -> None:
+        """Wait for the batch in its second stage. Its failure leaves it unacknowledged, to
+        come back after the lease, and does not concern the batch recorded since."""
+        finishing, self._finishing = self._finishing, None
+        if finishing is None:
+            return
+        try:
+            await finishing
+        except BackendUnavailable as exc:
+            logger.warning(
+                "batch left unacknowledged", extra={"worker": self.name, "error": str(exc)}
+            )
+        except Exception:
+            logger.exception("worker batch failed", extra={"worker": self.name})
+
+    async def _record(self, messages: list[QueuedMessage]) -> BatchOutcome:
         outcome: BatchOutcome = await self._until_done(lambda: self._processor.process(messages))
         # Instructors see the batch as soon as it is committed, not after the time-series
         # write and the ack: that is the tail of the event-to-dashboard latency.
         await publish(self._bus, outcome.messages)
+        return outcome
+
+    async def _finish(self, outcome: BatchOutcome) -> None:
         if outcome.points:
             await self._until_done(lambda: self._timeseries.write(outcome.points))
         await self._until_done(lambda: self._queue.ack(outcome.ack_ids))

@@ -114,7 +114,7 @@ async def drain(
     processed = 0
     async with asyncio.timeout(give_up_after):
         while True:
-            claimed = await worker.run_once(block_ms=0)
+            claimed = await worker.drain()
             processed += claimed
             if claimed:
                 continue

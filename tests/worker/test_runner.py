@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -14,6 +14,8 @@ from sqlalchemy import func, select, text
 
 from cellmon.core.backends import Backends
 from cellmon.core.errors import BackendUnavailable
+from cellmon.core.timeseries import Point, TimeSeriesSink
+from cellmon.core.timeseries.base import CountBucket
 from cellmon.core.timeseries.influx import InfluxSink
 from cellmon.db.models import (
     CellExecution,
@@ -234,3 +236,147 @@ async def test_live_messages_go_out_at_commit_before_the_time_series_write(
     finally:
         await listener.aclose()
         await sink.close()
+
+
+class HeldSink(TimeSeriesSink):
+    """Time-series writes that wait to be released, one at a time, and are counted."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Queue[int]()
+        self.release = asyncio.Event()
+        self.written: list[int] = []
+        self.writing = 0
+
+    async def write(self, points: Sequence[Point]) -> None:
+        self.writing += 1
+        self.entered.put_nowait(len(points))
+        try:
+            await self.release.wait()
+        finally:
+            self.writing -= 1
+        self.written.append(len(points))
+
+    async def count_per_interval(self, *args: Any, **kwargs: Any) -> list[CountBucket]:
+        return []
+
+    async def ping(self) -> None:
+        return None
+
+
+def held_worker(app: FastAPI, sink: HeldSink) -> Worker:
+    settings = app.state.settings.model_copy(update={"CELLMON_WORKER_BATCH_SIZE": 1})
+    backends = app.state.backends
+    return Worker(
+        app.state.database,
+        Backends(queue=backends.queue, bus=backends.bus, timeseries=sink),
+        settings,
+    )
+
+
+async def until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Poll the condition for up to 10 s."""
+    for _ in range(1000):
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met within 10 s")
+
+
+async def test_next_batch_is_recorded_while_the_previous_one_writes_its_points(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    sink = HeldSink()
+    worker = held_worker(app, sink)
+    for cell in ("a", "b", "c"):
+        await post(client, [execution(cell)])
+    running = asyncio.create_task(worker.run())
+    try:
+        assert await asyncio.wait_for(sink.entered.get(), 10) == 1
+        # The second batch is committed meanwhile; the third waits for the first's ack.
+        await until(lambda: _equals(count(app, CellExecution), 2))
+        await asyncio.sleep(0.1)
+        assert await count(app, CellExecution) == 2
+        assert sink.writing == 1
+        # Nothing is acknowledged before its points are written.
+        assert await app.state.backends.queue.depth() == 3
+
+        sink.release.set()
+        await until(lambda: _equals(app.state.backends.queue.depth(), 0))
+        assert sink.written == [1, 1, 1]
+        assert await count(app, CellExecution) == 3
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 10)
+
+
+async def test_stop_finishes_and_acknowledges_both_batches_in_hand(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    sink = HeldSink()
+    worker = held_worker(app, sink)
+    for cell in ("a", "b", "c"):
+        await post(client, [execution(cell)])
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait_for(sink.entered.get(), 10)
+    await until(lambda: _equals(count(app, CellExecution), 2))
+    worker.stop()
+    sink.release.set()
+    await asyncio.wait_for(running, 10)
+    assert sink.written == [1, 1]
+    # The third was never claimed.
+    assert await app.state.backends.queue.depth() == 1
+    assert await count(app, CellExecution) == 2
+
+
+async def test_a_cancelled_worker_leaves_the_batch_writing_its_points_unacknowledged(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    sink = HeldSink()
+    worker = held_worker(app, sink)
+    await post(client, [execution("a")])
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait_for(sink.entered.get(), 10)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert sink.writing == 0
+    assert sink.written == []
+    assert await app.state.backends.queue.depth() == 1
+    # Delivered again after the lease, recorded once.
+    await asyncio.sleep(LEASE_SECONDS * 1.5)
+    assert await drain(app) == 1
+    assert await count(app, CellExecution) == 1
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
+
+
+async def test_a_batch_without_points_to_write_is_acknowledged_before_the_next_claim(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    # The embedded store takes the points in the batch's transaction: only the ack is left.
+    calls: list[str] = []
+    queue = app.state.backends.queue
+
+    class Recording:
+        async def claim(self, *args: Any) -> list[Any]:
+            calls.append("claim")
+            return list(await queue.claim(*args))
+
+        async def ack(self, ids: Sequence[str]) -> None:
+            calls.append("ack")
+            await queue.ack(ids)
+
+    settings = app.state.settings.model_copy(update={"CELLMON_WORKER_BATCH_SIZE": 1})
+    backends = app.state.backends
+    worker = Worker(
+        app.state.database,
+        Backends(queue=Recording(), bus=backends.bus, timeseries=backends.timeseries),  # type: ignore[arg-type]
+        settings,
+    )
+    for cell in ("a", "b"):
+        await post(client, [execution(cell)])
+    assert await worker.drain() == 2
+    assert calls == ["claim", "ack", "claim", "ack", "claim"]
+    assert await count(app, TimeSeriesPoint) == 2

@@ -62,6 +62,12 @@ def _tag(key: str, value: str) -> str:
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
+def _tag_set(tags: tuple[tuple[str, str], ...]) -> str:
+    # Points of one series repeat their tags, mostly in the same order.
+    return "".join([_tag(key, value) for key, value in sorted(tags)])
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def escape_string_field(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
@@ -97,7 +103,7 @@ def encode_point(point: Point) -> str | None:
     if not fields:
         logger.error("time-series point of %s has no storable field: %r", point.measurement, point)
         return None
-    tags = "".join([_tag(key, value) for key, value in sorted(point.tags.items())])
+    tags = _tag_set(tuple(point.tags.items()))
     return f"{escape_measurement(point.measurement)}{tags} {','.join(fields)} {point.time_ns}"
 
 

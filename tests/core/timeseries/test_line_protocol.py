@@ -39,6 +39,15 @@ def test_a_point_is_one_line_with_sorted_tags_and_typed_fields() -> None:
     )
 
 
+def test_the_same_tags_in_any_order_give_the_same_line() -> None:
+    forward = {"userId": "u1", "event": "cell_executed", "notebook": "a b.ipynb"}
+    backward = dict(reversed(forward.items()))
+    assert encode_point(point(tags=forward)) == encode_point(point(tags=backward))
+    assert encode_point(point(tags=backward)).startswith(
+        r"student_progress,event=cell_executed,notebook=a\ b.ipynb,userId=u1 "
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "escaped"),
     [

@@ -4,7 +4,7 @@
 repeating `help` (every 10 s while the help toggle is on); a help_stop clears it.
 
 Revision ID: 0004_help_handled_at
-Revises: 0002_timeseries
+Revises: 0003_lighter_executions
 Create Date: 2026-11-29
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_help_handled_at"
-down_revision: str | None = "0002_timeseries"
+down_revision: str | None = "0003_lighter_executions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
