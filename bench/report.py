@@ -112,10 +112,18 @@ def ingest_section(results: list[dict[str, Any]], header: str) -> str:
     for r in results:
         if r["batch"] == 1 and r["target"].startswith("cellmon") and single_base:
             ratio = r["accepted_rate"] / single_base["accepted_rate"]
-            lines.append(
-                f"- single-event requests ≥ {INGEST_TARGET_SINGLE_RATIO:.0%} of the bare route, "
-                f"{r['target']}: {ratio:.0%} — {_met(ratio >= INGEST_TARGET_SINGLE_RATIO)}"
-            )
+            if r["target"].startswith("cellmon production"):
+                lines.append(
+                    f"- single-event requests ≥ {INGEST_TARGET_SINGLE_RATIO:.0%} of the bare "
+                    f"route, {r['target']}: {ratio:.0%} — "
+                    f"{_met(ratio >= INGEST_TARGET_SINGLE_RATIO)}"
+                )
+            else:
+                # The issue sets that ratio for the production stack only.
+                lines.append(
+                    f"- single-event requests, {r['target']}: {ratio:.0%} of the bare route "
+                    "(no target: one process both serves and records)"
+                )
     embedded = [r for r in results if r["target"].startswith("cellmon embedded")]
     if embedded:
         best = max(embedded, key=lambda r: r["processed_rate"])
