@@ -1,6 +1,10 @@
 import json
+from pathlib import Path
 
-from cellmon.core.database import _dumps_json
+from sqlalchemy import text
+
+from cellmon.core.database import SQLITE_PRAGMAS, Database, _dumps_json
+from cellmon.core.settings import Settings
 
 
 def test_json_columns_serialize_like_the_standard_library() -> None:
@@ -14,3 +18,29 @@ def test_json_columns_still_store_what_orjson_refuses() -> None:
     document = {1: "first cell", "count": 2**70}
 
     assert _dumps_json(document) == json.dumps(document)
+
+
+async def test_sqlite_sessions_are_configured_for_the_embedded_queue(tmp_path: Path) -> None:
+    settings = Settings(CELLMON_DATA_DIR=tmp_path)
+    database = Database(settings)
+    try:
+        async with database.sessions() as session:
+            applied = {
+                name: str((await session.execute(text(f"PRAGMA {name}"))).scalar())
+                for name, _value in SQLITE_PRAGMAS
+            }
+    finally:
+        await database.dispose()
+
+    assert applied == {
+        "journal_mode": "wal",
+        # NORMAL: commits survive the process dying, which a 202 promises.
+        "synchronous": "1",
+        "foreign_keys": "1",
+        "busy_timeout": "30000",
+        "cache_size": "-65536",
+        "mmap_size": str(256 * 1024 * 1024),
+        # MEMORY
+        "temp_store": "2",
+        "wal_autocheckpoint": "8000",
+    }
