@@ -47,7 +47,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _dumps_json(value: Any) -> str:
+def dumps_json(value: Any) -> str:
     """JSON columns' serializer: orjson (the worker writes two documents per event into the
     embedded time-series table), falling back to the standard library for what orjson refuses
     (non-string keys, integers beyond 64 bits) so that every value stored before still is.
@@ -64,7 +64,7 @@ def create_engine(url: URL, settings: Settings | None = None) -> AsyncEngine:
             from pathlib import Path
 
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, json_serializer=_dumps_json)
+        engine = create_async_engine(url, json_serializer=dumps_json)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     pool_size = settings.CELLMON_DB_POOL_SIZE if settings else 10
@@ -74,7 +74,7 @@ def create_engine(url: URL, settings: Settings | None = None) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
-        json_serializer=_dumps_json,
+        json_serializer=dumps_json,
     )
 
 

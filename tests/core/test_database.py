@@ -3,21 +3,21 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from cellmon.core.database import SQLITE_PRAGMAS, Database, _dumps_json
+from cellmon.core.database import SQLITE_PRAGMAS, Database, dumps_json
 from cellmon.core.settings import Settings
 
 
 def test_json_columns_serialize_like_the_standard_library() -> None:
     document = {"tags": {"cell": "c1"}, "fields": {"duration_ms": 12.5, "error": None}}
 
-    assert json.loads(_dumps_json(document)) == document
+    assert json.loads(dumps_json(document)) == document
 
 
 def test_json_columns_still_store_what_orjson_refuses() -> None:
     # Integer keys and integers beyond 64 bits were stored before orjson served JSON columns.
     document = {1: "first cell", "count": 2**70}
 
-    assert _dumps_json(document) == json.dumps(document)
+    assert dumps_json(document) == json.dumps(document)
 
 
 async def test_sqlite_sessions_are_configured_for_the_embedded_queue(tmp_path: Path) -> None:
