@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator, func
@@ -51,6 +52,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# A batch binds each event's timestamps several times (its execution, its cell's state, its
+# session...) and `now` once per row: formatted once each.
+@lru_cache(maxsize=16384)
 def _sqlite_text(value: datetime | None) -> str | None:
     """A UTC timestamp as SQLite stores it, the text SQLAlchemy's DATETIME writes
     ("YYYY-MM-DD HH:MM:SS.ffffff", so that stored values still compare as text): its own
