@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import orjson
@@ -89,6 +93,20 @@ class Database:
         self.url = settings.database_url
         self.engine = create_engine(self.url, settings)
         self.sessions = create_session_factory(self.engine)
+        # SQLite has one writer at a time. Writers of this process that met its lock slept in
+        # its busy handler (up to 100 ms a try), the API's enqueues behind the embedded
+        # worker's batch and the other way round; here they wait their turn in the event
+        # loop and start the moment the previous transaction ends.
+        self._writers: AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
+        )
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that writes, committed at the end (rolled back if the
+        block raises)."""
+        async with self._writers, self.sessions.begin() as session:
+            yield session
 
     @property
     def is_sqlite(self) -> bool:

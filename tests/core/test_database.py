@@ -1,6 +1,8 @@
+import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from cellmon.core.database import SQLITE_PRAGMAS, Database, dumps_json
@@ -44,3 +46,51 @@ async def test_sqlite_sessions_are_configured_for_the_embedded_queue(tmp_path: P
         "temp_store": "2",
         "wal_autocheckpoint": "8000",
     }
+
+
+async def test_sqlite_writers_of_a_process_take_turns(tmp_path: Path) -> None:
+    # Without turns the second writer would meet SQLite's lock and sleep in its busy handler.
+    database = Database(Settings(CELLMON_DATA_DIR=tmp_path))
+    steps: list[str] = []
+
+    async def write(name: str) -> None:
+        async with database.writing() as session:
+            steps.append(f"{name} begins")
+            await session.execute(text("INSERT INTO written VALUES (:name)"), {"name": name})
+            await asyncio.sleep(0.05)
+            steps.append(f"{name} ends")
+
+    try:
+        async with database.writing() as session:
+            await session.execute(text("CREATE TABLE written (name TEXT)"))
+        await asyncio.gather(write("first"), write("second"))
+        async with database.sessions() as session:
+            written = (await session.execute(text("SELECT name FROM written"))).scalars().all()
+    finally:
+        await database.dispose()
+
+    assert steps == ["first begins", "first ends", "second begins", "second ends"]
+    assert sorted(written) == ["first", "second"]
+
+
+async def _write_then_fail(database: Database) -> None:
+    async with database.writing() as session:
+        await session.execute(text("INSERT INTO written VALUES ('lost')"))
+        raise RuntimeError("batch failed")
+
+
+async def test_a_write_that_raises_is_rolled_back_and_frees_the_next(tmp_path: Path) -> None:
+    database = Database(Settings(CELLMON_DATA_DIR=tmp_path))
+    try:
+        async with database.writing() as session:
+            await session.execute(text("CREATE TABLE written (name TEXT)"))
+        with pytest.raises(RuntimeError, match="batch failed"):
+            await _write_then_fail(database)
+        async with database.writing() as session:
+            await session.execute(text("INSERT INTO written VALUES ('kept')"))
+        async with database.sessions() as session:
+            written = (await session.execute(text("SELECT name FROM written"))).scalars().all()
+    finally:
+        await database.dispose()
+
+    assert written == ["kept"]

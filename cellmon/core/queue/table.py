@@ -45,7 +45,7 @@ class TableQueue(MessageQueue):
         now = utcnow()
         rows = [{"body": body, "enqueued_at": now, "visible_at": now} for body in bodies]
         try:
-            async with self._database.sessions.begin() as session:
+            async with self._database.writing() as session:
                 await session.execute(insert(QueueEntry), rows)
         except (OperationalError, OSError) as exc:
             raise BackendUnavailable(f"queue table: {exc}") from exc
@@ -85,7 +85,7 @@ class TableQueue(MessageQueue):
             .returning(QueueEntry.id, QueueEntry.body, QueueEntry.deliveries)
         )
         try:
-            async with self._database.sessions.begin() as session:
+            async with self._database.writing() as session:
                 rows = (await session.execute(statement)).all()
         except (OperationalError, OSError) as exc:
             raise BackendUnavailable(f"queue table: {exc}") from exc
@@ -99,7 +99,7 @@ class TableQueue(MessageQueue):
             return
         ids = [int(message_id) for message_id in message_ids]
         try:
-            async with self._database.sessions.begin() as session:
+            async with self._database.writing() as session:
                 await session.execute(delete(QueueEntry).where(QueueEntry.id.in_(ids)))
         except (OperationalError, OSError) as exc:
             raise BackendUnavailable(f"queue table: {exc}") from exc

@@ -96,7 +96,7 @@ class SqlSink(TimeSeriesSink):
         if not points:
             return
         try:
-            async with self._database.sessions.begin() as session:
+            async with self._database.writing() as session:
                 await self.write_in(session, points)
         except SQLAlchemyError as exc:
             raise BackendUnavailable(f"time-series table: {exc}") from exc
