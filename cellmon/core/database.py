@@ -51,6 +51,15 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _end_open_transaction(dbapi_connection: Any, _record: Any, _state: Any) -> None:
+    """A connection back in the pool must not hold a transaction (in WAL a forgotten one
+    also keeps checkpoints from finishing). Most come back committed: asking SQLite is free,
+    a rollback is a round trip to aiosqlite's thread, one of five per enqueue.
+    """
+    if dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 def dumps_json(value: Any) -> str:
     """JSON columns' serializer: orjson (the worker writes two documents per event into the
     embedded time-series table), falling back to the standard library for what orjson refuses
@@ -68,8 +77,11 @@ def create_engine(url: URL, settings: Settings | None = None) -> AsyncEngine:
             from pathlib import Path
 
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, json_serializer=dumps_json)
+        # The pool's reset rolls back only a connection left in a transaction (see
+        # `_end_open_transaction`).
+        engine = create_async_engine(url, json_serializer=dumps_json, pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(engine.sync_engine, "reset", _end_open_transaction)
         return engine
     pool_size = settings.CELLMON_DB_POOL_SIZE if settings else 10
     max_overflow = settings.CELLMON_DB_MAX_OVERFLOW if settings else 10

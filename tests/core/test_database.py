@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.util import greenlet_spawn
 
 from cellmon.core.database import SQLITE_PRAGMAS, Database, dumps_json
 from cellmon.core.settings import Settings
@@ -94,3 +95,34 @@ async def test_a_write_that_raises_is_rolled_back_and_frees_the_next(tmp_path: P
         await database.dispose()
 
     assert written == ["kept"]
+
+
+def _abandon_a_transaction(database: Database) -> bool:
+    """Give a connection back to the pool in a transaction, straight (no session or engine
+    connection that would roll back by itself); whether the next one taken is in one."""
+    pooled = database.engine.sync_engine.raw_connection()
+    pooled.cursor().execute("INSERT INTO written VALUES ('abandoned')")
+    assert pooled.driver_connection is not None
+    assert pooled.driver_connection.in_transaction
+    pooled.close()
+    again = database.engine.sync_engine.raw_connection()
+    try:
+        assert again.driver_connection is not None
+        return bool(again.driver_connection.in_transaction)
+    finally:
+        again.close()
+
+
+async def test_a_connection_returned_in_a_transaction_is_rolled_back(tmp_path: Path) -> None:
+    database = Database(Settings(CELLMON_DATA_DIR=tmp_path))
+    try:
+        async with database.writing() as session:
+            await session.execute(text("CREATE TABLE written (name TEXT)"))
+        in_transaction = await greenlet_spawn(_abandon_a_transaction, database)
+        async with database.sessions() as session:
+            written = (await session.execute(text("SELECT name FROM written"))).scalars().all()
+    finally:
+        await database.dispose()
+
+    assert not in_transaction
+    assert written == []
