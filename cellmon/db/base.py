@@ -34,7 +34,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":
-            return _sqlite_text
+            return sqlite_timestamp
         return super().bind_processor(dialect)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
@@ -55,7 +55,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 # A batch binds each event's timestamps several times (its execution, its cell's state, its
 # session...) and `now` once per row: formatted once each.
 @lru_cache(maxsize=16384)
-def _sqlite_text(value: datetime | None) -> str | None:
+def sqlite_timestamp(value: datetime | None) -> str | None:
     """A UTC timestamp as SQLite stores it, the text SQLAlchemy's DATETIME writes
     ("YYYY-MM-DD HH:MM:SS.ffffff", so that stored values still compare as text): its own
     formatting, a dict and a %-format per value, was a tenth of the embedded server's time.

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from cellmon.core.database import Database
+from cellmon.core.errors import BackendUnavailable
 from cellmon.core.queue.table import TableQueue
 from cellmon.core.settings import Settings
 
@@ -72,3 +74,14 @@ async def test_a_claim_passes_over_leased_entries_in_enqueue_order(database: Dat
     assert [m.bodies for m in second] == [(b"3",), (b"4",)]
     assert [m.bodies for m in third] == [(b"5",)]
     assert await queue.depth() == 3
+
+
+async def test_an_enqueue_sqlite_cannot_store_is_unavailable(tmp_path: Path) -> None:
+    # SQLite's own error (the enqueue goes to aiosqlite directly): 503, which the client retries.
+    database = Database(Settings(CELLMON_DATA_DIR=tmp_path))
+    queue = TableQueue(database)
+    try:
+        with pytest.raises(BackendUnavailable, match="no such table: queue_entries"):
+            await queue.enqueue([b"never stored"])
+    finally:
+        await database.dispose()
