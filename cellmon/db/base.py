@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator, func
@@ -30,6 +32,11 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return sqlite_timestamp
+        return super().bind_processor(dialect)
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -43,6 +50,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# A batch binds each event's timestamps several times (its execution, its cell's state, its
+# session...) and `now` once per row: formatted once each.
+@lru_cache(maxsize=16384)
+def sqlite_timestamp(value: datetime | None) -> str | None:
+    """A UTC timestamp as SQLite stores it, the text SQLAlchemy's DATETIME writes
+    ("YYYY-MM-DD HH:MM:SS.ffffff", so that stored values still compare as text): its own
+    formatting, a dict and a %-format per value, was a tenth of the embedded server's time.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 # JSONB on PostgreSQL, JSON text elsewhere.

@@ -215,7 +215,7 @@ class BatchProcessor:
                 attempt += 1
 
     async def _record(self, events: Sequence[IngestEvent]) -> list[LiveMessage]:
-        async with self._database.sessions.begin() as session:
+        async with self._database.writing() as session:
             context = await open_batch(session, self._dialect, events)
             for handler, group in self._registry.group(events):
                 await handler(context, group)

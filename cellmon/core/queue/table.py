@@ -9,22 +9,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.queue.base import MessageQueue, QueuedMessage
 from cellmon.core.queue.group_commit import GroupCommit
-from cellmon.db.base import utcnow
+from cellmon.db.base import sqlite_timestamp, utcnow
 from cellmon.db.models import QueueEntry
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+# Statements on the table, not the ORM class: the ORM's bulk insert, update and delete paths
+# cost more per row than the SQL, and this queue keeps no objects in its sessions.
+ENTRIES: Table = QueueEntry.__table__  # type: ignore[assignment]
 
 DEFAULT_LEASE = timedelta(seconds=60)
 # How often an idle consumer looks for entries that other processes enqueued.
 POLL_INTERVAL_SECONDS = 0.2
+
+
+INSERT_ON_SQLITE = (
+    "INSERT INTO queue_entries (body, enqueued_at, visible_at, deliveries) VALUES (?, ?, ?, 0)"
+)
+
+
+async def _insert_on_sqlite(session: AsyncSession, bodies: list[bytes], now: datetime) -> None:
+    """The enqueue of a group of requests, straight to aiosqlite in the session's transaction:
+    one round trip to its thread instead of three (cursor, statement, closing the cursor).
+    Those round trips, not SQLite, were most of an enqueue's cost in the API's event loop."""
+    connection = await session.connection()
+    driver = cast("aiosqlite.Connection", (await connection.get_raw_connection()).driver_connection)
+    stored = sqlite_timestamp(now)
+    await driver.executemany(INSERT_ON_SQLITE, [(body, stored, stored) for body in bodies])
 
 
 class TableQueue(MessageQueue):
@@ -43,11 +68,14 @@ class TableQueue(MessageQueue):
 
     async def _insert(self, bodies: list[bytes]) -> None:
         now = utcnow()
-        rows = [{"body": body, "enqueued_at": now, "visible_at": now} for body in bodies]
         try:
-            async with self._database.sessions.begin() as session:
-                await session.execute(insert(QueueEntry), rows)
-        except (OperationalError, OSError) as exc:
+            async with self._database.writing() as session:
+                if self._database.is_sqlite:
+                    await _insert_on_sqlite(session, bodies, now)
+                else:
+                    rows = [{"body": b, "enqueued_at": now, "visible_at": now} for b in bodies]
+                    await session.execute(insert(ENTRIES), rows)
+        except (OperationalError, sqlite3.OperationalError, OSError) as exc:
             raise BackendUnavailable(f"queue table: {exc}") from exc
         self._enqueued.set()
 
@@ -67,25 +95,25 @@ class TableQueue(MessageQueue):
     async def _claim_now(self, consumer: str, max_count: int) -> list[QueuedMessage]:
         now = utcnow()
         candidates = (
-            select(QueueEntry.id)
-            .where(QueueEntry.visible_at <= now)
-            .order_by(QueueEntry.id)
+            select(ENTRIES.c.id)
+            .where(ENTRIES.c.visible_at <= now)
+            .order_by(ENTRIES.c.id)
             .limit(max_count)
         )
         if not self._database.is_sqlite:
             candidates = candidates.with_for_update(skip_locked=True)
         statement = (
-            update(QueueEntry)
-            .where(QueueEntry.id.in_(candidates.scalar_subquery()))
+            update(ENTRIES)
+            .where(ENTRIES.c.id.in_(candidates.scalar_subquery()))
             .values(
                 visible_at=now + self._lease,
-                deliveries=QueueEntry.deliveries + 1,
+                deliveries=ENTRIES.c.deliveries + 1,
                 claimed_by=consumer,
             )
-            .returning(QueueEntry.id, QueueEntry.body, QueueEntry.deliveries)
+            .returning(ENTRIES.c.id, ENTRIES.c.body, ENTRIES.c.deliveries)
         )
         try:
-            async with self._database.sessions.begin() as session:
+            async with self._database.writing() as session:
                 rows = (await session.execute(statement)).all()
         except (OperationalError, OSError) as exc:
             raise BackendUnavailable(f"queue table: {exc}") from exc
@@ -99,14 +127,14 @@ class TableQueue(MessageQueue):
             return
         ids = [int(message_id) for message_id in message_ids]
         try:
-            async with self._database.sessions.begin() as session:
-                await session.execute(delete(QueueEntry).where(QueueEntry.id.in_(ids)))
+            async with self._database.writing() as session:
+                await session.execute(delete(ENTRIES).where(ENTRIES.c.id.in_(ids)))
         except (OperationalError, OSError) as exc:
             raise BackendUnavailable(f"queue table: {exc}") from exc
 
     async def depth(self) -> int:
         async with self._database.sessions() as session:
-            count = await session.scalar(select(func.count()).select_from(QueueEntry))
+            count = await session.scalar(select(func.count()).select_from(ENTRIES))
         return int(count or 0)
 
     async def ping(self) -> None:

@@ -14,7 +14,6 @@ class QueueEntry(Base):
     """An entry of the embedded work queue (used when no Redis is configured)."""
 
     __tablename__ = "queue_entries"
-    __table_args__ = (Index("ix_queue_entries_visible_at", "visible_at"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     body: Mapped[bytes] = mapped_column(LargeBinary)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from cellmon.core.database import Database
+from cellmon.core.errors import BackendUnavailable
 from cellmon.core.queue.table import TableQueue
 from cellmon.core.settings import Settings
 
@@ -57,3 +59,29 @@ async def test_consumers_share_entries_without_overlap(database: Database) -> No
 
     await asyncio.gather(consume("a"), consume("b"))
     assert sorted(got) == sorted(bodies)
+
+
+async def test_a_claim_passes_over_leased_entries_in_enqueue_order(database: Database) -> None:
+    # Claims walk the entries in id order (there is no index on visible_at to find them).
+    queue = TableQueue(database)
+    await queue.enqueue([b"1", b"2", b"3", b"4", b"5"])
+    first = await queue.claim("c1", 2, block_ms=0)
+    second = await queue.claim("c2", 2, block_ms=0)
+    await queue.ack([m.id for m in first])
+    third = await queue.claim("c3", 10, block_ms=0)
+
+    assert [m.bodies for m in first] == [(b"1",), (b"2",)]
+    assert [m.bodies for m in second] == [(b"3",), (b"4",)]
+    assert [m.bodies for m in third] == [(b"5",)]
+    assert await queue.depth() == 3
+
+
+async def test_an_enqueue_sqlite_cannot_store_is_unavailable(tmp_path: Path) -> None:
+    # SQLite's own error (the enqueue goes to aiosqlite directly): 503, which the client retries.
+    database = Database(Settings(CELLMON_DATA_DIR=tmp_path))
+    queue = TableQueue(database)
+    try:
+        with pytest.raises(BackendUnavailable, match="no such table: queue_entries"):
+            await queue.enqueue([b"never stored"])
+    finally:
+        await database.dispose()
