@@ -112,14 +112,15 @@ def time_steps(worker: Worker, backends: Any) -> dict[str, float]:
     wrap(backends.queue, "ack", "ack")
     wrap(backends.bus, "publish", "publish")
     for name in (
-        "upsert_students",
-        "upsert_sessions",
+        "resolve_ids",
         "resolve_notebooks",
         "resolve_cells",
         "insert_executions",
-        "update_cell_states",
         "insert_accesses",
         "insert_progress_events",
+        "merge_students",
+        "merge_sessions",
+        "update_cell_states",
         "enrollments",
     ):
         wrap(repository, name, f"  sql {name}")

@@ -21,6 +21,17 @@ class Notification:
 
 
 @dataclass(slots=True)
+class CellRun:
+    """A batch's new executions of one cell by one student, summed in time order."""
+
+    notebook_id: int
+    executions: int = 0
+    errors: int = 0
+    trailing_errors: int = 0
+    last: IngestEvent | None = None
+
+
+@dataclass(slots=True)
 class BatchContext:
     """One batch of events being recorded in one transaction.
 
@@ -35,6 +46,12 @@ class BatchContext:
     notebooks: Mapping[str, int]
     # Students whose `help` events in this batch repeat a request an instructor handled.
     handled_help: frozenset[str] = frozenset()
+    # What the batch merges into the rows other batches share, at its end (close_batch):
+    # its students and sessions that existed before it, and its new executions by
+    # (student id, cell id).
+    student_merges: list[dict[str, Any]] = field(default_factory=list)
+    session_merges: list[dict[str, Any]] = field(default_factory=list)
+    cell_runs: dict[tuple[int, int], CellRun] = field(default_factory=dict)
     notifications: list[Notification] = field(default_factory=list)
 
     def notify(self, type_: str, student_id: int, data: Mapping[str, Any]) -> None:

@@ -1,15 +1,21 @@
 """The built-in handlers: what each kind of event becomes in the database.
 
-All of them work on a whole group of events at once (see events/repository.py). Before any
-handler runs, `open_batch` has created or updated every student, session and notebook the
-batch mentions, the help state of students included.
+All of them work on a whole group of events at once (see events/repository.py). A batch's
+transaction goes in three stages, so that it holds locks on rows other batches share (students,
+sessions, student_cell_states) only for its last statements and two workers' batches overlap:
+- `open_batch` finds or creates every student, session and notebook the batch mentions,
+  without locking the ones that exist (a new one is created with the batch's values);
+- the handlers insert the rows keyed by eventId, which no other batch updates;
+- `close_batch`, last, merges the batch into the existing students (activity, name, team,
+  help state) and sessions, and adds the new executions to the students' cell states; always
+  in that table order and with each table's rows sorted by key, so that concurrent batches
+  take the locks in one order and never deadlock.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
@@ -18,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.core.timeseries import Point
 from cellmon.core.timeseries.base import FieldValue
+from cellmon.db.base import utcnow
 from cellmon.events import repository
-from cellmon.events.context import BatchContext
+from cellmon.events.context import BatchContext, CellRun
 from cellmon.events.schemas import ACCESS_ACTIONS, EXECUTION_TYPES, IngestEvent
 from cellmon.live.messages import EXECUTION_UPDATE, HELP_REQUEST, STUCK_ALERT
 
@@ -42,16 +49,47 @@ by_id = attrgetter("event_id")
 async def open_batch(
     session: AsyncSession, dialect: str, events: Sequence[IngestEvent]
 ) -> BatchContext:
-    """Upsert the students, sessions and notebooks of a batch; the context handlers share."""
+    """The ids of a batch's students, sessions and notebooks, the new ones created; the
+    context handlers share, holding the merges `close_batch` applies to the existing ones."""
     ordered = sorted(events, key=by_time)
     student_rows = _student_rows(ordered)
     handled = await _keep_handled_requests_closed(session, student_rows, ordered)
-    students = await repository.upsert_students(session, dialect, student_rows)
-    sessions = await repository.upsert_sessions(session, dialect, _session_rows(ordered, students))
+    now = utcnow()
+    students, new_students = await repository.resolve_ids(
+        session,
+        dialect,
+        repository.STUDENTS,
+        "email",
+        [{**row, "created_at": now, "updated_at": now} for row in student_rows],
+    )
+    session_rows = _session_rows(ordered, students)
+    sessions, new_sessions = await repository.resolve_ids(
+        session, dialect, repository.SESSIONS, "client_session_id", session_rows
+    )
     notebooks = await repository.resolve_notebooks(
         session, dialect, (event.notebook_path for event in events)
     )
-    return BatchContext(session, dialect, students, sessions, notebooks, handled_help=handled)
+    return BatchContext(
+        session,
+        dialect,
+        students,
+        sessions,
+        notebooks,
+        handled_help=handled,
+        student_merges=[row for row in student_rows if row["email"] not in new_students],
+        session_merges=[
+            row for row in session_rows if row["client_session_id"] not in new_sessions
+        ],
+    )
+
+
+async def close_batch(context: BatchContext) -> None:
+    """Merge the batch into the shared rows that existed before it: the batch's last
+    statements, in a fixed table order (see the module's docstring)."""
+    session, dialect = context.session, context.dialect
+    await repository.merge_students(session, dialect, context.student_merges)
+    await repository.merge_sessions(session, dialect, context.session_merges)
+    await _update_cell_states(context)
 
 
 def _student_rows(ordered: Sequence[IngestEvent]) -> list[dict[str, Any]]:
@@ -144,19 +182,9 @@ def _session_rows(ordered: Sequence[IngestEvent], students: dict[str, int]) -> l
     return list(rows.values())
 
 
-@dataclass(slots=True)
-class _CellRun:
-    """A batch's new executions of one cell by one student, summed in time order."""
-
-    notebook_id: int
-    executions: int = 0
-    errors: int = 0
-    trailing_errors: int = 0
-    last: IngestEvent | None = None
-
-
 async def record_executions(context: BatchContext, events: Sequence[IngestEvent]) -> None:
-    """cell_executions rows; for the new ones, cell totals, error streaks, live messages."""
+    """cell_executions rows; for the new ones, live messages, and the runs of executions
+    `close_batch` adds to the cell states."""
     session, dialect = context.session, context.dialect
     wanted_cells = {
         (context.notebooks[event.notebook_path], event.cell_id): {
@@ -196,7 +224,7 @@ async def record_executions(context: BatchContext, events: Sequence[IngestEvent]
             for event in sorted(events, key=by_id)
         ],
     )
-    runs: dict[repository.StateKey, _CellRun] = {}
+    runs = context.cell_runs
     for event in sorted((event for event in events if event.event_id in new), key=by_time):
         student_id = context.students[event.email]
         notebook_id = context.notebooks[event.notebook_path]
@@ -221,7 +249,7 @@ async def record_executions(context: BatchContext, events: Sequence[IngestEvent]
         )
         if cell_id is None:
             continue
-        run = runs.setdefault((student_id, cell_id), _CellRun(notebook_id))
+        run = runs.setdefault((student_id, cell_id), CellRun(notebook_id))
         run.executions += 1
         if event.has_error:
             run.errors += 1
@@ -229,9 +257,15 @@ async def record_executions(context: BatchContext, events: Sequence[IngestEvent]
         else:
             run.trailing_errors = 0
         run.last = event
+
+
+async def _update_cell_states(context: BatchContext) -> None:
+    """Add the batch's new executions to each (student, cell)'s totals; a stuck alert where
+    an error streak reaches the threshold."""
+    runs = context.cell_runs
     streaks = await repository.update_cell_states(
-        session,
-        dialect,
+        context.session,
+        context.dialect,
         [
             {
                 "student_id": student_id,

@@ -31,7 +31,7 @@ from cellmon.core.timeseries import Point, TimeSeriesSink
 from cellmon.core.timeseries.sql import SqlSink
 from cellmon.events import repository
 from cellmon.events.context import BatchContext
-from cellmon.events.handlers import open_batch, point_for
+from cellmon.events.handlers import close_batch, open_batch, point_for
 from cellmon.events.registry import HandlerRegistry, default_registry
 from cellmon.events.schemas import IngestEvent
 from cellmon.live.messages import LiveMessage, class_channel, progress_channel
@@ -219,6 +219,7 @@ class BatchProcessor:
             context = await open_batch(session, self._dialect, events)
             for handler, group in self._registry.group(events):
                 await handler(context, group)
+            await close_batch(context)
             if self._points_in_transaction is not None:
                 points = [point_for(event) for event in events]
                 await self._points_in_transaction.write_in(session, points)

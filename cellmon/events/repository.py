@@ -4,6 +4,12 @@ Every insert is idempotent: rows keyed by the client's eventId are inserted with
 NOTHING and RETURNING, so only rows that are new in this transaction move counters; upserts
 merge with what concurrent workers wrote instead of overwriting it. Rows are sorted by their
 key before upserting so that concurrent transactions lock them in the same order.
+
+Rows that many batches share (a student, a session, a student's state on a cell) are locked
+only by the merges a batch runs last (handlers.close_batch): their ids come first from
+`resolve_ids`, which reads existing rows and inserts missing ones with DO NOTHING, neither of
+which locks a row another transaction wrote. Two workers' batches over the same students then
+overlap for all but their last statements instead of taking turns.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlalchemy import (
     Result,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     func,
@@ -103,23 +110,22 @@ def _earlier(current: ColumnElement[Any], incoming: ColumnElement[Any]) -> Colum
     )
 
 
-async def upsert_students(
+async def merge_students(
     session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
-) -> dict[str, int]:
-    """Students by e-mail, created on first sight; name, team, activity and help merged.
+) -> None:
+    """Merge a batch's name, team, activity and help state into its students' rows.
 
     A row's help state (help_active, help_requested_at, help_last_seen_at) applies only when
     it is newer than the stored one, so a late `help` cannot reopen a request closed since.
     """
     if not rows:
-        return {}
+        return
     now = utcnow()
     values = sorted(
         ({**row, "created_at": now, "updated_at": now} for row in rows),
         key=lambda row: row["email"],
     )
-    result = await _execute(session, dialect, _upsert_students(dialect, tuple(values[0])), values)
-    return {email: student_id for student_id, email in result.all()}
+    await _execute(session, dialect, _upsert_students(dialect, tuple(values[0])), values)
 
 
 @functools.cache
@@ -157,7 +163,7 @@ def _upsert_students(dialect: str, columns: Columns) -> Executable:
             ),
             "updated_at": incoming.updated_at,
         },
-    ).returning(stored.id, stored.email)
+    )
 
 
 async def handled_help_requests(
@@ -174,15 +180,14 @@ async def handled_help_requests(
     return {email: (handled_at, last_seen_at) for email, handled_at, last_seen_at in result.all()}
 
 
-async def upsert_sessions(
+async def merge_sessions(
     session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
-) -> dict[str, int]:
-    """Sessions by the client's sessionId: first and last seen widened, ended_at kept once set."""
+) -> None:
+    """Merge a batch's sessions: first and last seen widened, ended_at kept once set."""
     if not rows:
-        return {}
+        return
     ordered = sorted(rows, key=lambda row: row["client_session_id"])
-    result = await _execute(session, dialect, _upsert_sessions(dialect, tuple(rows[0])), ordered)
-    return {client_id: session_id for session_id, client_id in result.all()}
+    await _execute(session, dialect, _upsert_sessions(dialect, tuple(rows[0])), ordered)
 
 
 @functools.cache
@@ -196,47 +201,75 @@ def _upsert_sessions(dialect: str, columns: Columns) -> Executable:
             "last_seen_at": _later(stored.last_seen_at, incoming.last_seen_at),
             "ended_at": _later(stored.ended_at, incoming.ended_at),
         },
-    ).returning(stored.id, stored.client_session_id)
+    )
+
+
+async def resolve_ids(
+    session: AsyncSession, dialect: str, table: Table, key: str, rows: Sequence[Mapping[str, Any]]
+) -> tuple[dict[Any, int], set[Any]]:
+    """Ids of the rows by their unique `key`, and the keys of the rows this call created.
+
+    Existing rows are read; missing ones are inserted as given, with ON CONFLICT DO NOTHING:
+    neither locks a row that another transaction wrote (an insert only waits for another
+    transaction inserting the same key, then reads its row). A created row is the given row;
+    an existing one is left as it was.
+    """
+    if not rows:
+        return {}, set()
+    found = await _ids_by_key(session, dialect, table, key, [row[key] for row in rows])
+    missing = sorted((row for row in rows if row[key] not in found), key=lambda row: row[key])
+    if not missing:
+        return found, set()
+    statement = _insert_new(dialect, table, key, tuple(missing[0]))
+    result = await _execute(session, dialect, statement, missing)
+    created: dict[Any, int] = dict(result.all())
+    found.update(created)
+    # Those another worker created meanwhile.
+    if len(found) < len(rows):
+        lost = [row[key] for row in missing if row[key] not in created]
+        found.update(await _ids_by_key(session, dialect, table, key, lost))
+    return found, set(created)
+
+
+@functools.cache
+def _insert_new(dialect: str, table: Table, key: str, columns: Columns) -> Executable:
+    return (
+        _insert(dialect, table, columns)
+        .on_conflict_do_nothing(index_elements=[table.c[key]])
+        .returning(table.c[key], table.c.id)
+    )
+
+
+async def _ids_by_key(
+    session: AsyncSession, dialect: str, table: Table, key: str, values: Sequence[Any]
+) -> dict[Any, int]:
+    statement = _select_ids(dialect, table, key)
+    result = await session.execute(statement, {"keys": sorted(set(values))})
+    return dict(result.all())
+
+
+@functools.cache
+def _select_ids(dialect: str, table: Table, key: str) -> Executable:
+    """The rows whose key is in `keys`: one array parameter on PostgreSQL, so that the
+    statement's text (and the server's plan of it) does not change with their number."""
+    column = table.c[key]
+    if dialect == "postgresql":
+        keys = bindparam("keys", type_=ARRAY(column.type))
+        return select(column, table.c.id).where(column == any_(keys))
+    return select(column, table.c.id).where(column.in_(bindparam("keys", expanding=True)))
 
 
 async def resolve_notebooks(
     session: AsyncSession, dialect: str, paths: Iterable[str]
 ) -> dict[str, int]:
-    """Notebook ids by path, creating the missing ones (notebooks rarely change: read first)."""
-    wanted = sorted(set(paths))
-    if not wanted:
-        return {}
-    found = await _notebook_ids(session, wanted)
-    missing = [path for path in wanted if path not in found]
-    if missing:
-        now = utcnow()
-        rows = [
-            {"path": path, "name": _notebook_name(path), "created_at": now, "updated_at": now}
-            for path in missing
-        ]
-        statement = _insert_notebooks(dialect, tuple(rows[0]))
-        result = await _execute(session, dialect, statement, rows)
-        found.update({path: notebook_id for notebook_id, path in result.all()})
-        # Those another worker created meanwhile.
-        if len(found) < len(wanted):
-            found.update(await _notebook_ids(session, [p for p in wanted if p not in found]))
-    return found
-
-
-@functools.cache
-def _insert_notebooks(dialect: str, columns: Columns) -> Executable:
-    return (
-        _insert(dialect, NOTEBOOKS, columns)
-        .on_conflict_do_nothing(index_elements=[NOTEBOOKS.c.path])
-        .returning(NOTEBOOKS.c.id, NOTEBOOKS.c.path)
-    )
-
-
-async def _notebook_ids(session: AsyncSession, paths: Sequence[str]) -> dict[str, int]:
-    result = await session.execute(
-        select(NOTEBOOKS.c.path, NOTEBOOKS.c.id).where(NOTEBOOKS.c.path.in_(paths))
-    )
-    return dict(result.all())
+    """Notebook ids by path, creating the missing ones."""
+    now = utcnow()
+    rows = [
+        {"path": path, "name": _notebook_name(path), "created_at": now, "updated_at": now}
+        for path in sorted(set(paths))
+    ]
+    ids, _ = await resolve_ids(session, dialect, NOTEBOOKS, "path", rows)
+    return ids
 
 
 def _notebook_name(path: str) -> str:
