@@ -1,13 +1,15 @@
 """Time a worker draining a pre-filled queue (a profiling aid, not the benchmark).
 
     .venv/bin/python scripts/profile_worker.py pg-sql|pg-influx|sqlite [--events N]
-        [--per-request N] [--batch-size N] [--concurrency N]
+        [--per-request N] [--batch-size N] [--concurrency N] [--processes N]
 
 Enqueues N realistic events (100 students, 3 notebooks of 20 cells, 20 % errors, some help
 and notebook events) straight into the queue: --per-request of them per body, as the API
 queues a request of that many events, 1000 bodies per enqueue call (on Redis they share
 entries of up to 64 KiB, as concurrent requests' bodies do). Then runs workers until every
 event is in cell_executions / progress tables and the queue is empty, and prints events/s.
+With --processes N, N worker processes (each of --concurrency workers) drain the queue, as N
+`cellmon worker` processes would; the worker CPU is then their sum.
 Uses a PostgreSQL database, Redis prefix and InfluxDB database of its own, dropped afterwards.
 Run it under `py-spy record -o profile.svg -- ...` to see where the time goes.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import multiprocessing
 import os
 import random
 import subprocess
@@ -25,6 +28,8 @@ import time
 import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +188,72 @@ async def admin(statement: str) -> None:
         await connection.close()
 
 
+async def drain_in_processes(
+    database: str, args: argparse.Namespace, values: dict[str, Any]
+) -> tuple[float, float, dict[str, float], dict[str, float]]:
+    """Wall seconds and summed worker CPU seconds of --processes processes draining the
+    queue, and the services' CPU before and after (read while the processes are connected)."""
+    context = multiprocessing.get_context("spawn")
+    go, leave = context.Event(), context.Event()
+    ready = [context.Event() for _ in range(args.processes)]
+    pipes = [context.Pipe(duplex=False) for _ in range(args.processes)]
+    children = [
+        context.Process(
+            target=drain_in_child, args=(values, args.concurrency, ready[n], go, leave, pipes[n][1])
+        )
+        for n in range(args.processes)
+    ]
+    for child in children:
+        child.start()
+    try:
+        for event in ready:
+            await asyncio.to_thread(event.wait, 60)
+        services_before = await service_cpu(database, args.mode)
+        started = time.perf_counter()
+        go.set()
+        cpu = sum([await asyncio.to_thread(receiving.recv) for receiving, _ in pipes])
+        elapsed = time.perf_counter() - started
+        services_after = await service_cpu(database, args.mode)
+    finally:
+        leave.set()
+        for child in children:
+            child.join(30)
+    return elapsed, cpu, services_before, services_after
+
+
+def drain_in_child(
+    values: dict[str, Any],
+    concurrency: int,
+    ready: Event,
+    go: Event,
+    leave: Event,
+    report: Connection,
+) -> None:
+    tune_garbage_collector()
+    asyncio.run(drain_child(Settings(**values), concurrency, ready, go, leave, report))
+
+
+async def drain_child(
+    settings: Settings, concurrency: int, ready: Event, go: Event, leave: Event, report: Connection
+) -> None:
+    """Connect, wait for `go`, drain, report the CPU seconds it took; stay connected (so
+    that the parent can read the CPU of this process's PostgreSQL backends) until `leave`."""
+    database = Database(settings)
+    backends = build_backends(settings, database)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(database.dispose)
+        await backends.start(stack)
+        workers = [Worker(database, backends, settings) for _ in range(concurrency)]
+        async with database.sessions() as session:
+            await session.execute(select(1))
+        ready.set()
+        await asyncio.to_thread(go.wait)
+        cpu_started = time.process_time()
+        await asyncio.gather(*(worker.drain() for worker in workers))
+        report.send(time.process_time() - cpu_started)
+        await asyncio.to_thread(leave.wait)
+
+
 async def run(args: argparse.Namespace) -> None:
     name = f"cellmon_profile_{uuid.uuid4().hex[:10]}"
     values: dict[str, Any] = {
@@ -219,22 +290,27 @@ async def run(args: argparse.Namespace) -> None:
             ]
             for offset in range(0, len(bodies), 1000):
                 await backends.queue.enqueue(bodies[offset : offset + 1000])
-            workers = [Worker(database, backends, settings) for _ in range(args.concurrency)]
-
-            steps = time_steps(workers[0], backends) if args.steps else {}
-            profiler = cProfile.Profile() if args.profile else None
-            services_before = await service_cpu(name, args.mode)
-            started = time.perf_counter()
-            cpu_started = time.process_time()
-            if profiler:
-                profiler.enable()
-            await asyncio.gather(*(worker.drain() for worker in workers))
-            elapsed = time.perf_counter() - started
-            cpu = time.process_time() - cpu_started
-            services_after = await service_cpu(name, args.mode)
-            if profiler:
-                profiler.disable()
-                profiler.dump_stats(args.profile)
+            if args.processes:
+                elapsed, cpu, services_before, services_after = await drain_in_processes(
+                    name, args, values
+                )
+                steps: dict[str, float] = {}
+            else:
+                workers = [Worker(database, backends, settings) for _ in range(args.concurrency)]
+                steps = time_steps(workers[0], backends) if args.steps else {}
+                profiler = cProfile.Profile() if args.profile else None
+                services_before = await service_cpu(name, args.mode)
+                started = time.perf_counter()
+                cpu_started = time.process_time()
+                if profiler:
+                    profiler.enable()
+                await asyncio.gather(*(worker.drain() for worker in workers))
+                elapsed = time.perf_counter() - started
+                cpu = time.process_time() - cpu_started
+                services_after = await service_cpu(name, args.mode)
+                if profiler:
+                    profiler.disable()
+                    profiler.dump_stats(args.profile)
             async with database.sessions() as session:
                 executions = await session.scalar(select(func.count()).select_from(CellExecution))
                 progress = await session.scalar(select(func.count()).select_from(ProgressEvent))
@@ -244,7 +320,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"{args.events / cpu:,.0f} events per CPU-second "
                 f"(executions {executions}, progress events {progress}, "
                 f"{args.per_request} per request, batch {args.batch_size}, "
-                f"concurrency {args.concurrency})"
+                f"concurrency {args.concurrency}, processes {args.processes or 'this one'})"
             )
             print(
                 f"  CPU-µs per event: worker {cpu / args.events * 1e6:.1f}"
@@ -271,7 +347,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--per-request", type=int, default=1, help="events per queued body")
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=1, help="workers per process")
+    parser.add_argument(
+        "--processes", type=int, default=0, help="worker processes (default: this one)"
+    )
     parser.add_argument("--profile", help="write the drain's cProfile stats to this file")
     parser.add_argument("--steps", action="store_true", help="print the time of each step")
     args = parser.parse_args()
