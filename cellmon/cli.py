@@ -125,8 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", help="process queued events until SIGTERM / SIGINT")
+    # Two: one batch is recorded while the other waits on PostgreSQL (docs/operations.md).
     worker.add_argument(
-        "--concurrency", type=int, default=1, help="batches processed at once in this process"
+        "--concurrency",
+        type=int,
+        default=2,
+        help="batches recorded at once in this process (default 2)",
     )
     worker.set_defaults(handler=_worker)
 

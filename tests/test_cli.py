@@ -73,3 +73,10 @@ def test_db_upgrade_creates_the_embedded_database(tmp_path: Path) -> None:
     result = run_cellmon(["db", "upgrade"], {"CELLMON_DATA_DIR": str(tmp_path / "data")}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "cellmon.db").is_file()
+
+
+def test_a_worker_records_two_batches_at_once_by_default() -> None:
+    from cellmon.cli import build_parser
+
+    assert build_parser().parse_args(["worker"]).concurrency == 2
+    assert build_parser().parse_args(["worker", "--concurrency", "1"]).concurrency == 1
