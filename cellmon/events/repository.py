@@ -225,7 +225,7 @@ async def resolve_ids(
     created: dict[Any, int] = dict(result.all())
     found.update(created)
     # Those another worker created meanwhile.
-    if len(found) < len(rows):
+    if len(created) < len(missing):
         lost = [row[key] for row in missing if row[key] not in created]
         found.update(await _ids_by_key(session, dialect, table, key, lost))
     return found, set(created)
