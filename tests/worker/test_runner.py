@@ -282,18 +282,27 @@ async def until(condition: Callable[[], Awaitable[bool]]) -> None:
     raise AssertionError("condition not met within 10 s")
 
 
-async def test_next_batch_is_recorded_while_the_previous_one_writes_its_points(
-    client: httpx.AsyncClient, app: FastAPI
-) -> None:
-    sink = HeldSink()
+async def _second_batch_recorded_while_the_first_writes(
+    client: httpx.AsyncClient, app: FastAPI, sink: HeldSink
+) -> tuple[Worker, asyncio.Task[None]]:
+    """Three one-event batches queued; a running worker whose first batch is held in its
+    point write while the second is committed."""
     worker = held_worker(app, sink)
     for cell in ("a", "b", "c"):
         await post(client, [execution(cell)])
     running = asyncio.create_task(worker.run())
+    assert await asyncio.wait_for(sink.entered.get(), 10) == 1
+    await until(lambda: _equals(count(app, CellExecution), 2))
+    return worker, running
+
+
+async def test_next_batch_is_recorded_while_the_previous_one_writes_its_points(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    sink = HeldSink()
+    worker, running = await _second_batch_recorded_while_the_first_writes(client, app, sink)
     try:
-        assert await asyncio.wait_for(sink.entered.get(), 10) == 1
-        # The second batch is committed meanwhile; the third waits for the first's ack.
-        await until(lambda: _equals(count(app, CellExecution), 2))
+        # The third batch waits for the first's ack.
         await asyncio.sleep(0.1)
         assert await count(app, CellExecution) == 2
         assert sink.writing == 1
@@ -313,12 +322,7 @@ async def test_stop_finishes_and_acknowledges_both_batches_in_hand(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     sink = HeldSink()
-    worker = held_worker(app, sink)
-    for cell in ("a", "b", "c"):
-        await post(client, [execution(cell)])
-    running = asyncio.create_task(worker.run())
-    await asyncio.wait_for(sink.entered.get(), 10)
-    await until(lambda: _equals(count(app, CellExecution), 2))
+    worker, running = await _second_batch_recorded_while_the_first_writes(client, app, sink)
     worker.stop()
     sink.release.set()
     await asyncio.wait_for(running, 10)
