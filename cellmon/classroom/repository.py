@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, case, func, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.db.models import (
@@ -93,63 +93,54 @@ async def student_totals(session: AsyncSession, class_id: int) -> dict[int, Stud
 
 async def latest_cells(session: AsyncSession, class_id: int) -> dict[int, Row[Any]]:
     """Per student, the cell state touched last (the cell of their latest execution)."""
-    ranked = (
-        select(
-            StudentCellState,
-            func.row_number()
-            .over(
-                partition_by=StudentCellState.student_id,
-                order_by=(StudentCellState.last_event_time.desc(), StudentCellState.cell_id.desc()),
-            )
-            .label("rank"),
-        )
-        .join(StudentClass, _in_class(class_id))
-        .subquery()
+    return await _first_cell_per_student(
+        session,
+        class_id,
+        order_by=(StudentCellState.last_event_time.desc(), StudentCellState.cell_id.desc()),
+        columns=("last_status", "last_event_time"),
     )
-    statement = (
-        select(
-            ranked.c.student_id,
-            ranked.c.notebook_id,
-            ranked.c.cell_id,
-            ranked.c.last_status,
-            ranked.c.last_event_time,
-            Notebook.path.label("notebook_path"),
-            Cell.client_cell_id,
-            Cell.cell_index,
-        )
-        .join(Cell, Cell.id == ranked.c.cell_id)
-        .join(Notebook, Notebook.id == ranked.c.notebook_id)
-        .where(ranked.c.rank == 1)
-    )
-    return {row.student_id: row for row in (await session.execute(statement)).all()}
 
 
 async def stuck_cells(session: AsyncSession, class_id: int, threshold: int) -> dict[int, Row[Any]]:
     """Per stuck student, the cell with their longest current run of errors."""
-    ranked = (
-        select(
-            StudentCellState,
-            func.row_number()
-            .over(
-                partition_by=StudentCellState.student_id,
-                order_by=(
-                    StudentCellState.consecutive_errors.desc(),
-                    StudentCellState.last_event_time.desc(),
-                ),
-            )
-            .label("rank"),
-        )
-        .join(StudentClass, _in_class(class_id))
-        .where(StudentCellState.consecutive_errors >= threshold)
-        .subquery()
+    return await _first_cell_per_student(
+        session,
+        class_id,
+        order_by=(
+            StudentCellState.consecutive_errors.desc(),
+            StudentCellState.last_event_time.desc(),
+        ),
+        columns=("consecutive_errors", "last_error_message"),
+        where=StudentCellState.consecutive_errors >= threshold,
     )
-    statement = (
+
+
+async def _first_cell_per_student(
+    session: AsyncSession,
+    class_id: int,
+    *,
+    order_by: tuple[ColumnElement[Any], ...],
+    columns: tuple[str, ...],
+    where: ColumnElement[bool] | None = None,
+) -> dict[int, Row[Any]]:
+    """Per enrolled student, their first cell state in `order_by`, with the state's `columns`
+    and the cell's notebook path, client id and index."""
+    states = select(
+        StudentCellState,
+        func.row_number()
+        .over(partition_by=StudentCellState.student_id, order_by=order_by)
+        .label("rank"),
+    ).join(StudentClass, _in_class(class_id))
+    if where is not None:
+        states = states.where(where)
+    ranked = states.subquery()
+    # Typed as rows of any width: the selected columns vary with `columns`.
+    statement: Select[Any] = (
         select(
             ranked.c.student_id,
             ranked.c.notebook_id,
             ranked.c.cell_id,
-            ranked.c.consecutive_errors,
-            ranked.c.last_error_message,
+            *(ranked.c[name] for name in columns),
             Notebook.path.label("notebook_path"),
             Cell.client_cell_id,
             Cell.cell_index,
