@@ -155,16 +155,22 @@ async def production(
     return stack
 
 
-async def assert_recorded_exactly_once(stack: ProductionStack) -> None:
-    driver, postgres, influxdb = stack.driver, stack.postgres, stack.influxdb
-    assert not driver.rejected, f"the server refused good events: {driver.summary()}"
-    assert len(driver.accepted) == len(driver.sent)
-
+async def assert_rows_recorded_exactly_once(stack: ProductionStack) -> None:
+    """Every accepted event has its one cell_executions row in PostgreSQL."""
+    driver, postgres = stack.driver, stack.postgres
     recorded = await wait_for_records(
         lambda: postgres_executions(postgres.port, postgres.database), driver.accepted
     )
     rows = compare("cell_executions", recorded, driver.accepted, driver.sent)
     assert rows.ok, str(rows)
+
+
+async def assert_recorded_exactly_once(stack: ProductionStack) -> None:
+    driver, postgres, influxdb = stack.driver, stack.postgres, stack.influxdb
+    assert not driver.rejected, f"the server refused good events: {driver.summary()}"
+    assert len(driver.accepted) == len(driver.sent)
+
+    await assert_rows_recorded_exactly_once(stack)
 
     async def queue_drained() -> bool:
         return sum((await stack.pending_per_consumer()).values()) == 0
@@ -293,11 +299,7 @@ async def test_influxdb_away_for_a_while(production: ProductionStack, outage: st
     await within(asyncio.gather(first, second), "every event accepted", driver)
 
     # With InfluxDB still away, PostgreSQL gets every row and the points wait in the table.
-    recorded = await wait_for_records(
-        lambda: postgres_executions(postgres.port, postgres.database), driver.accepted
-    )
-    rows = compare("cell_executions", recorded, driver.accepted, driver.sent)
-    assert rows.ok, str(rows)
+    await assert_rows_recorded_exactly_once(production)
     assert await postgres_points_pending(postgres.port, postgres.database) > 0
 
     if outage == "stop":
@@ -312,7 +314,7 @@ async def test_restart_cellmon_while_influxdb_is_down(production: ProductionStac
     """InfluxDB is a store that may lag (points wait in the pending table): while it is down,
     a crashed API process or worker must be able to start again, or the API stays down and
     the clients, which give up after 3 retries, lose their events."""
-    driver, influxdb, postgres = production.driver, production.influxdb, production.postgres
+    driver, influxdb = production.driver, production.influxdb
     first = production.post(EVENTS // 2)
     await within(driver.wait_accepted(EVENTS // 4), "a quarter of the events accepted", driver)
 
@@ -324,11 +326,7 @@ async def test_restart_cellmon_while_influxdb_is_down(production: ProductionStac
     second = production.post(EVENTS // 2)
     await within(asyncio.gather(first, second), "every event accepted", driver)
 
-    recorded = await wait_for_records(
-        lambda: postgres_executions(postgres.port, postgres.database), driver.accepted
-    )
-    rows = compare("cell_executions", recorded, driver.accepted, driver.sent)
-    assert rows.ok, str(rows)
+    await assert_rows_recorded_exactly_once(production)
     assert not influxdb.server.is_running()
 
     await asyncio.to_thread(influxdb.server.start)
