@@ -28,7 +28,6 @@ from cellmon.core.errors import BackendUnavailable
 from cellmon.core.queue import QueuedMessage
 from cellmon.core.settings import Settings
 from cellmon.core.timeseries import Point, TimeSeriesSink
-from cellmon.core.timeseries.sql import SqlSink
 from cellmon.events import repository
 from cellmon.events.context import BatchContext
 from cellmon.events.handlers import close_batch, open_batch, point_for
@@ -118,9 +117,7 @@ class BatchProcessor:
         self._database = database
         # Points kept in the same database are written in the batch's own transaction: one
         # commit instead of two, and rows and points can no longer be out of step.
-        self._points_in_transaction = (
-            timeseries if isinstance(timeseries, SqlSink) and timeseries.shares(database) else None
-        )
+        self._write_points_in = timeseries.transaction_writer(database) if timeseries else None
         self._dialect = database.engine.dialect.name
         self._registry = registry or default_registry
         self._claim_sizer = ClaimSizer(
@@ -160,7 +157,7 @@ class BatchProcessor:
                 raise BackendUnavailable(f"recording events: {exc}") from exc
             raise
         outcome.messages = recorded
-        if self._points_in_transaction is None:
+        if self._write_points_in is None:
             dead_ids = {row["event_id"] for row in dead}
             outcome.points = [
                 point_for(event) for event in events if event.event_id not in dead_ids
@@ -220,9 +217,8 @@ class BatchProcessor:
             for handler, group in self._registry.group(events):
                 await handler(context, group)
             await close_batch(context)
-            if self._points_in_transaction is not None:
-                points = [point_for(event) for event in events]
-                await self._points_in_transaction.write_in(session, points)
+            if self._write_points_in is not None:
+                await self._write_points_in(session, [point_for(event) for event in events])
             return await _live_messages(context)
 
     async def _store_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:

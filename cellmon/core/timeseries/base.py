@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from cellmon.core.database import Database
 
 FieldValue = bool | int | float | str
+# Writes points inside a transaction that is already open on a session.
+TransactionWriter = Callable[["AsyncSession", Sequence["Point"]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,11 @@ class TimeSeriesSink(ABC):
 
     async def close(self) -> None:  # noqa: B027 (optional hook)
         """Flush what is buffered and release connections."""
+
+    def transaction_writer(self, database: Database) -> TransactionWriter | None:
+        """A way to write points in a transaction of `database`, when the points live there:
+        the writer's rows and points then commit together. None for a separate store."""
+        return None
 
     @abstractmethod
     async def write(self, points: Sequence[Point]) -> None:

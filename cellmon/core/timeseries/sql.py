@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.core.database import Database, dumps_json
 from cellmon.core.errors import BackendUnavailable
-from cellmon.core.timeseries.base import CountBucket, FieldValue, Point, TimeSeriesSink
+from cellmon.core.timeseries.base import (
+    CountBucket,
+    FieldValue,
+    Point,
+    TimeSeriesSink,
+    TransactionWriter,
+)
 from cellmon.db.models import TimeSeriesPoint
 
 NS_PER_SECOND = 1_000_000_000
@@ -88,9 +94,8 @@ class SqlSink(TimeSeriesSink):
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def shares(self, database: Database) -> bool:
-        """Whether the points live in this database, so they can join its transactions."""
-        return self._database is database
+    def transaction_writer(self, database: Database) -> TransactionWriter | None:
+        return self.write_in if database is self._database else None
 
     async def write(self, points: Sequence[Point]) -> None:
         if not points:
