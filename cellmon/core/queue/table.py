@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from datetime import timedelta
 
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.queue.base import MessageQueue, QueuedMessage
 from cellmon.core.queue.group_commit import GroupCommit
-from cellmon.db.base import sqlite_timestamp, utcnow
+from cellmon.db.base import utcnow
 from cellmon.db.models import QueueEntry
-
-if TYPE_CHECKING:
-    import aiosqlite
 
 # Statements on the table, not the ORM class: the ORM's bulk insert, update and delete paths
 # cost more per row than the SQL, and this queue keeps no objects in its sessions.
@@ -35,21 +29,6 @@ ENTRIES: Table = QueueEntry.__table__  # type: ignore[assignment]
 DEFAULT_LEASE = timedelta(seconds=60)
 # How often an idle consumer looks for entries that other processes enqueued.
 POLL_INTERVAL_SECONDS = 0.2
-
-
-INSERT_ON_SQLITE = (
-    "INSERT INTO queue_entries (body, enqueued_at, visible_at, deliveries) VALUES (?, ?, ?, 0)"
-)
-
-
-async def _insert_on_sqlite(session: AsyncSession, bodies: list[bytes], now: datetime) -> None:
-    """The enqueue of a group of requests, straight to aiosqlite in the session's transaction:
-    one round trip to its thread instead of three (cursor, statement, closing the cursor).
-    Those round trips, not SQLite, were most of an enqueue's cost in the API's event loop."""
-    connection = await session.connection()
-    driver = cast("aiosqlite.Connection", (await connection.get_raw_connection()).driver_connection)
-    stored = sqlite_timestamp(now)
-    await driver.executemany(INSERT_ON_SQLITE, [(body, stored, stored) for body in bodies])
 
 
 class TableQueue(MessageQueue):
@@ -68,14 +47,11 @@ class TableQueue(MessageQueue):
 
     async def _insert(self, bodies: list[bytes]) -> None:
         now = utcnow()
+        rows = [{"body": body, "enqueued_at": now, "visible_at": now} for body in bodies]
         try:
             async with self._database.writing() as session:
-                if self._database.is_sqlite:
-                    await _insert_on_sqlite(session, bodies, now)
-                else:
-                    rows = [{"body": b, "enqueued_at": now, "visible_at": now} for b in bodies]
-                    await session.execute(insert(ENTRIES), rows)
-        except (OperationalError, sqlite3.OperationalError, OSError) as exc:
+                await session.execute(insert(ENTRIES), rows)
+        except (OperationalError, OSError) as exc:
             raise BackendUnavailable(f"queue table: {exc}") from exc
         self._enqueued.set()
 
