@@ -120,20 +120,10 @@ class Worker:
             await self._settle()
         return processed
 
-    async def run_once(self, block_ms: int = 0) -> int:
-        """Claim and process one batch to its ack; the number of queue messages it held."""
-        messages = await self._claim(block_ms)
-        if messages:
-            await self.process(messages)
-        return len(messages)
-
-    async def process(self, messages: list[QueuedMessage]) -> None:
-        await self._finish(await self._record(messages))
-
     async def _advance(self, block_ms: int) -> int:
         """Claim and record a batch, then hand it to the second stage once the previous
         batch has left it; the number of queue messages claimed."""
-        messages = await self._claim(block_ms)
+        messages = await self._queue.claim(self.name, self._processor.claim_count(), block_ms)
         if messages:
             outcome = await self._record(messages)
             await self._settle()
@@ -145,9 +135,6 @@ class Worker:
                 # the embedded database's one writer.
                 await self._finish(outcome)
         return len(messages)
-
-    async def _claim(self, block_ms: int) -> list[QueuedMessage]:
-        return await self._queue.claim(self.name, self._processor.claim_count(), block_ms)
 
     async def _settle(self) -> None:
         """Wait for the batch in its second stage. Its failure leaves it unacknowledged, to

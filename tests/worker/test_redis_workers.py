@@ -67,11 +67,7 @@ async def test_concurrent_workers_record_each_event_once(
     await post_all(client, events + events)
     workers = [worker_for(app) for _ in range(4)]
 
-    async def run(worker: Any) -> None:
-        while await worker.run_once(block_ms=0):
-            pass
-
-    await asyncio.gather(*(run(worker) for worker in workers))
+    await asyncio.gather(*(worker.drain() for worker in workers))
     assert await app.state.backends.queue.depth() == 0
     async with app.state.database.sessions() as session:
         executions = await session.scalar(select(func.count()).select_from(CellExecution))

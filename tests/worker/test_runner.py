@@ -225,7 +225,7 @@ async def test_live_messages_go_out_at_commit_before_the_time_series_write(
     listener = backends.bus.listen()
     try:
         await post(client, [execution("c")])
-        processing = asyncio.create_task(worker.run_once())
+        processing = asyncio.create_task(worker.drain())
         message = LiveMessage.decode(await asyncio.wait_for(anext(listener), 10))
         assert message.type == "execution_update"
         assert not processing.done()
