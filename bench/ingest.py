@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
+
 from bench.events import BASE_TIME
 from bench.stack import (
     ROOT,
@@ -75,6 +77,8 @@ class Result:
     points: int | None = None
     rss: dict[str, int] = field(default_factory=dict)  # process name -> peak RSS bytes
     cpu: dict[str, float] = field(default_factory=dict)  # process name -> CPU % under load
+    # process group -> CPU µs per processed event, from the start of the load until drained
+    cpu_per_event: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +103,9 @@ class Result:
             "p99_ms": self.wrk["p99_us"] / 1000,
             "rss_mib": {name: round(value / 2**20, 1) for name, value in self.rss.items()},
             "cpu_percent": {name: round(value) for name, value in self.cpu.items()},
+            "cpu_us_per_event": {
+                name: round(value, 1) for name, value in self.cpu_per_event.items()
+            },
             "wrk_cpu_percent": round(self.wrk["cpu_percent"]),
         }
 
@@ -142,6 +149,38 @@ class RssSampler:
 
     def peaks(self) -> dict[str, int]:
         return {item.name: item.peak_rss for item in self.items}
+
+
+# The services a production run uses, by process name; their CPU counts towards each event.
+SERVICE_PROCESSES = {"postgres": "PostgreSQL", "influxd": "InfluxDB", "redis-server": "Redis"}
+
+
+class CpuLedger:
+    """CPU seconds spent by our processes and by the services' processes (every PostgreSQL
+    backend, influxd, redis-server) between two readings: where an event's cost goes, all of
+    it, while the pipeline is loaded and drains. Other sessions' PostgreSQL backends on a
+    shared machine count too, so read it as an upper bound."""
+
+    def __init__(self, items: list[Process]) -> None:
+        self.items = items
+        self._start = self._read()
+
+    def _read(self) -> dict[tuple[str, int], float]:
+        seconds = {(item.name, item.ps.pid): item.cpu_seconds() for item in self.items}
+        for proc in psutil.process_iter(["name", "cpu_times"]):
+            group = SERVICE_PROCESSES.get(proc.info["name"] or "")
+            times = proc.info["cpu_times"]
+            if group and times is not None:
+                seconds[(group, proc.pid)] = times.user + times.system
+        return seconds
+
+    def per_event(self, events: int) -> dict[str, float]:
+        """CPU µs per event of each group since the ledger was opened."""
+        used: dict[str, float] = {}
+        for (group, pid), seconds in self._read().items():
+            spent = seconds - self._start.get((group, pid), 0.0)
+            used[group] = used.get(group, 0.0) + spent
+        return {group: 1e6 * spent / events for group, spent in used.items() if events}
 
 
 def run_wrk(port: int, load: Load, duration: int) -> dict[str, Any]:
@@ -212,6 +251,7 @@ async def measure_cellmon(
         everything = [server, *worker_processes]
         await wait_workers(stack, workers)
         with processes(*reversed(everything)), RssSampler(everything) as sampler:
+            ledger = CpuLedger(everything)
             started = time.monotonic()
             wrk = await asyncio.to_thread(run_wrk, port, load, options.duration)
             sampler.note_cpu()
@@ -220,16 +260,20 @@ async def measure_cellmon(
             rows = points = 0
             drained = False
             while time.monotonic() < deadline:
-                rows, points = await stack.count_processed()
-                if rows >= accepted and points >= accepted:
-                    drained = True
-                    break
+                if await stack.queue_is_empty():
+                    rows, points = await stack.count_processed()
+                    if rows >= accepted and points >= accepted:
+                        drained = True
+                        break
                 for item in everything:
                     if not item.alive():
                         raise RuntimeError(f"{item.name} exited:\n{item.tail()}")
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.1)
+            if not drained:
+                rows, points = await stack.count_processed()
             elapsed = time.monotonic() - started
-        processed = min(rows, points)
+            processed = min(rows, points)
+            cpu_per_event = ledger.per_event(processed)
         target = (
             f"cellmon production, {workers} worker{'s' if workers > 1 else ''}"
             if mode == "production"
@@ -248,11 +292,16 @@ async def measure_cellmon(
             points=points,
             rss=sampler.peaks(),
             cpu=sampler.cpu_percent,
+            cpu_per_event=cpu_per_event,
         )
         log(
             f"  {target}: {rate:,.0f} events/s accepted, {processed / elapsed:,.0f} events/s "
             f"processed ({'all' if drained else 'NOT all'} {accepted:,} in {elapsed:.1f} s), "
             f"p99 {wrk['p99_us'] / 1000:.1f} ms"
+        )
+        log(
+            "    CPU µs per processed event: "
+            + ", ".join(f"{name} {value:.1f}" for name, value in cpu_per_event.items())
         )
         return result
     finally:

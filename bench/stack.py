@@ -143,13 +143,12 @@ bind-address = "127.0.0.1:{rpc_port}"
     def count_points(self, database: str, measurement: str) -> int:
         import orjson
 
-        query = f'SELECT count(*) FROM "{measurement}"'
+        # Every student_progress point has a notebookPath: counting one field reads far less
+        # than count(*) over all of them.
+        query = f'SELECT count("notebookPath") FROM "{measurement}"'
         answer = orjson.loads(influx_query(self.url, query, database))
         series = answer["results"][0].get("series") or []
-        if not series:
-            return 0
-        counts = [value for value in series[0]["values"][0][1:] if isinstance(value, int)]
-        return max(counts, default=0)
+        return int(series[0]["values"][0][1]) if series else 0
 
 
 @dataclass
@@ -220,6 +219,25 @@ class Stack:
             self.influx.drop_database(self.influx_db)
         if self.data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    async def queue_is_empty(self) -> bool:
+        """Whether the queue holds nothing (a cheap check, polled often while the pipeline
+        drains; the exact counts of `count_processed` cost the services real CPU, InfluxDB's
+        count(*) most of all, so they are taken once the queue looks empty)."""
+        if self.mode == "production":
+            client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT)
+            try:
+                # Entries are deleted when acknowledged, after their work is committed.
+                return int(await client.xlen(f"{self.redis_prefix}:events")) == 0
+            finally:
+                await client.aclose()
+        import sqlite3
+
+        assert self.data_dir is not None
+        with contextlib.closing(
+            sqlite3.connect(f"file:{self.data_dir / 'cellmon.db'}?mode=ro", uri=True, timeout=30)
+        ) as connection:
+            return connection.execute("SELECT 1 FROM queue_entries LIMIT 1").fetchone() is None
 
     async def count_processed(self) -> tuple[int, int]:
         """(rows in cell_executions, student_progress points in the time-series store)."""
