@@ -156,17 +156,20 @@ SERVICE_PROCESSES = {"postgres": "PostgreSQL", "influxd": "InfluxDB", "redis-ser
 
 
 class CpuLedger:
-    """CPU seconds spent by our processes and by the services' processes (every PostgreSQL
-    backend, influxd, redis-server) between two readings: where an event's cost goes, all of
-    it, while the pipeline is loaded and drains. Other sessions' PostgreSQL backends on a
-    shared machine count too, so read it as an upper bound."""
+    """CPU seconds spent between two readings by our processes and, in production, by the
+    services' processes (every PostgreSQL backend, influxd, redis-server): where an event's
+    cost goes, all of it, while the pipeline is loaded and drains. Other sessions' PostgreSQL
+    backends on a shared machine count too, so read it as an upper bound."""
 
-    def __init__(self, items: list[Process]) -> None:
+    def __init__(self, items: list[Process], services: bool) -> None:
         self.items = items
+        self.services = services
         self._start = self._read()
 
     def _read(self) -> dict[tuple[str, int], float]:
         seconds = {(item.name, item.ps.pid): item.cpu_seconds() for item in self.items}
+        if not self.services:
+            return seconds
         for proc in psutil.process_iter(["name", "cpu_times"]):
             group = SERVICE_PROCESSES.get(proc.info["name"] or "")
             times = proc.info["cpu_times"]
@@ -251,7 +254,7 @@ async def measure_cellmon(
         everything = [server, *worker_processes]
         await wait_workers(stack, workers)
         with processes(*reversed(everything)), RssSampler(everything) as sampler:
-            ledger = CpuLedger(everything)
+            ledger = CpuLedger(everything, services=mode == "production")
             started = time.monotonic()
             wrk = await asyncio.to_thread(run_wrk, port, load, options.duration)
             sampler.note_cpu()

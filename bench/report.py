@@ -95,6 +95,7 @@ def ingest_section(results: list[dict[str, Any]], header: str) -> str:
             f"{_n(r['accepted_rate'])} | {ratio} | {processed} | {_ms(r['p50_ms'])} | "
             f"{_ms(r['p99_ms'])} | {rss} | {cpu} | {r['non_2xx'] + r['socket_errors']} |"
         )
+    lines += _cpu_per_event_table(results)
     lines += ["", "Targets:", ""]
     batch = [
         r for r in results if r["batch"] == 100 and r["target"].startswith("cellmon production")
@@ -133,6 +134,28 @@ def ingest_section(results: list[dict[str, Any]], header: str) -> str:
             f"{_n(best['processed_rate'])} ({best['load']}) — {_met(ok)}"
         )
     return "\n".join(lines)
+
+
+def _cpu_per_event_table(results: list[dict[str, Any]]) -> list[str]:
+    """Where each processed event's CPU went: our processes and the services, from the start
+    of the load until the last event was recorded (wrk's own share is in the table above)."""
+    measured = [r for r in results if r.get("cpu_us_per_event")]
+    if not measured:
+        return []
+    groups = list(dict.fromkeys(name for r in measured for name in r["cpu_us_per_event"]))
+    lines = [
+        "",
+        "CPU µs per processed event, from the start of the load until every event was "
+        "recorded (all PostgreSQL backends, influxd and redis-server included):",
+        "",
+        "| load | target | " + " | ".join(groups) + " | total |",
+        "| --- | --- | " + " | ".join("---:" for _ in groups) + " | ---: |",
+    ]
+    for r in measured:
+        spent = r["cpu_us_per_event"]
+        cells = " | ".join(_ms(spent[name]) if name in spent else "-" for name in groups)
+        lines.append(f"| {r['load']} | {r['target']} | {cells} | {_ms(sum(spent.values()))} |")
+    return lines
 
 
 def ws_section(targets: list[dict[str, Any]], header: str) -> str:
