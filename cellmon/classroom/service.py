@@ -33,7 +33,7 @@ from cellmon.live.messages import (
     LiveMessage,
     class_channel,
     progress_channel,
-    publish,
+    publish_best_effort,
 )
 
 # Errors in a row on one cell after which a student counts as stuck.
@@ -238,7 +238,7 @@ async def resolve_help(
         student.help_handled_at = now
         await session.commit()
         classes = await repository.class_ids_of_student(session, student_id)
-        await publish(
+        await publish_best_effort(
             bus,
             [
                 LiveMessage(

@@ -232,7 +232,7 @@ async def _live_messages(context: BatchContext) -> list[LiveMessage]:
     if not context.notifications:
         return []
     classes = await repository.enrollments(
-        context.session, (note.student_id for note in context.notifications)
+        context.session, context.dialect, (note.student_id for note in context.notifications)
     )
     # A batch has about ten notifications per student: their channels are made once.
     channels = {

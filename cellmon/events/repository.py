@@ -430,15 +430,25 @@ def _insert_progress_events(dialect: str, columns: Columns) -> Executable:
     )
 
 
-async def enrollments(session: AsyncSession, student_ids: Iterable[int]) -> dict[int, list[int]]:
+async def enrollments(
+    session: AsyncSession, dialect: str, student_ids: Iterable[int]
+) -> dict[int, list[int]]:
     """Class ids of each student."""
     ids = sorted(set(student_ids))
     if not ids:
         return {}
+    # One array parameter on PostgreSQL, as in _select_ids: one statement text (and one
+    # server-side prepare) whatever the number of students.
+    if dialect == "postgresql":
+        ids_type = ARRAY(StudentClass.student_id.type)
+        enrolled = StudentClass.student_id == any_(bindparam("ids", type_=ids_type))
+    else:
+        enrolled = StudentClass.student_id.in_(bindparam("ids", expanding=True))
     result = await session.execute(
         select(StudentClass.student_id, StudentClass.class_id)
-        .where(StudentClass.student_id.in_(ids))
-        .order_by(StudentClass.student_id, StudentClass.class_id)
+        .where(enrolled)
+        .order_by(StudentClass.student_id, StudentClass.class_id),
+        {"ids": ids},
     )
     classes: dict[int, list[int]] = {}
     for student_id, class_id in result.all():

@@ -1,9 +1,10 @@
 """The hub: one bus listener per process, fanning live messages out to /ws subscribers.
 
-Each bus message is decoded once; for each of its channels that has subscribers here, the
-client-facing frame is serialized once and the same string is queued for every subscriber.
-A subscriber owns a bounded mailbox and one sender task, so a slow client only ever fills its
-own queue; when that is full the client is told and dropped, and the others never wait.
+Each bus packet is decoded once into its messages; for each of a message's channels that has
+subscribers here, the client-facing frame is serialized once and the same string is queued
+for every subscriber. A subscriber owns a bounded mailbox and one sender task, so a slow
+client only ever fills its own queue; when that is full the client is told and dropped, and
+the others never wait.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import orjson
 
 from cellmon.core.bus import MessageBus
 from cellmon.core.errors import BackendUnavailable
-from cellmon.live.messages import LiveMessage
+from cellmon.live.messages import LiveMessage, decode_packet, publish
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ class LiveHub:
             async with asyncio.timeout(READY_TIMEOUT_SECONDS):
                 while not self._ready.is_set():
                     with contextlib.suppress(BackendUnavailable):
-                        await self.bus.publish([probe.encode()])
+                        await publish(self.bus, [probe])
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._ready.wait(), delay)
                     delay = min(delay * 2, 1.0)
@@ -186,31 +187,32 @@ class LiveHub:
     def ready(self) -> bool:
         return self._ready.is_set()
 
-    async def _listen(self, messages: AsyncIterator[bytes]) -> None:
+    async def _listen(self, packets: AsyncIterator[bytes]) -> None:
         while True:
             try:
-                async for raw in messages:
-                    self._receive(raw)
+                async for packet in packets:
+                    self._receive(packet)
                 return
             except Exception:
                 logger.exception("live hub listener failed; listening again")
                 await asyncio.sleep(LISTENER_RESTART_SECONDS)
-                messages = self.bus.listen()
+                packets = self.bus.listen()
 
-    def _receive(self, raw: bytes) -> None:
-        # Every process hears every message; one with no subscribers need not decode it.
+    def _receive(self, packet: bytes) -> None:
+        # Every process hears every packet; one with no subscribers need not decode it.
         if not self._channels and self._ready.is_set():
             return
         try:
-            message = LiveMessage.decode(raw)
+            messages = decode_packet(packet)
         except (ValueError, KeyError, TypeError) as exc:
-            logger.warning("undecodable live message skipped: %s", exc)
+            logger.warning("undecodable live packet skipped: %s", exc)
             return
-        if message.type == HUB_PROBE:
-            if message.data.get("token") == self._probe_token:
-                self._ready.set()
-            return
-        self.deliver(message)
+        for message in messages:
+            if message.type == HUB_PROBE:
+                if message.data.get("token") == self._probe_token:
+                    self._ready.set()
+            else:
+                self.deliver(message)
 
     # -- fan-out ----------------------------------------------------------------------------
 

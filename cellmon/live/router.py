@@ -16,6 +16,7 @@ from cellmon.live.messages import (
     PRESENCE,
     STUCK_ALERT,
     SYSTEM_MESSAGE,
+    publish,
 )
 from cellmon.live.schemas import (
     BroadcastRequest,
@@ -173,7 +174,7 @@ async def live_stats(hub: HubDep) -> HubStats:
 )
 async def broadcast(request: BroadcastRequest, bus: BusDep) -> LiveFrame:
     message = broadcast_message(request)
-    await bus.publish([message.encode()])
+    await publish(bus, [message])
     return LiveFrame(
         type=message.type,
         channel=message.channels[0],

@@ -16,7 +16,7 @@ from cellmon.live.messages import (
     ASSIGNMENT_GRADED,
     LiveMessage,
     notifications_channel,
-    publish,
+    publish_best_effort,
 )
 from cellmon.students import service as students
 from cellmon.submissions import repository
@@ -106,7 +106,7 @@ async def update_submission(
     await session.commit()
     # Only once saved: a student told of a grade must find it when they look.
     if notification is not None:
-        await publish(bus, [notification])
+        await publish_best_effort(bus, [notification])
     return submission
 
 

@@ -35,7 +35,7 @@ from cellmon.core.queue import QueuedMessage
 from cellmon.core.settings import Settings
 from cellmon.events.pipeline import BatchOutcome, BatchProcessor
 from cellmon.events.registry import HandlerRegistry
-from cellmon.live.messages import publish
+from cellmon.live.messages import publish_best_effort
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class Worker:
         outcome: BatchOutcome = await self._until_done(lambda: self._processor.process(messages))
         # Instructors see the batch as soon as it is committed, not after the time-series
         # write and the ack: that is the tail of the event-to-dashboard latency.
-        await publish(self._bus, outcome.messages)
+        await publish_best_effort(self._bus, outcome.messages)
         return outcome
 
     async def _finish(self, outcome: BatchOutcome) -> None:

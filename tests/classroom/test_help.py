@@ -10,7 +10,7 @@ import orjson
 from fastapi import FastAPI
 
 from cellmon.core.bus import MessageBus
-from cellmon.live.messages import LiveMessage
+from cellmon.live.messages import decode_packet
 from tests.classroom.seed import Seeder, ago, database
 from tests.events.helpers import EMAIL, client_event, drain
 
@@ -36,7 +36,7 @@ async def test_resolving_clears_help_and_tells_every_view(
     assert response.status_code == 200
     assert response.json()["help_active"] is False
     assert response.json()["was_active"] is True
-    message = LiveMessage.decode(await asyncio.wait_for(received, 5))
+    [message] = decode_packet(await asyncio.wait_for(received, 5))
     await listener.aclose()
     assert message.type == "help_request"
     assert set(message.channels) == {
@@ -69,7 +69,7 @@ async def test_resolving_twice_is_harmless_and_publishes_nothing_more(
 
     again = await client.post(url)
     # A marker published after the second answer arrives first only if the answer published nothing.
-    await bus.publish([orjson.dumps({"marker": True})])
+    await bus.publish(orjson.dumps({"marker": True}))
 
     assert again.status_code == 200
     assert again.json()["was_active"] is False
@@ -149,7 +149,7 @@ async def test_a_handled_request_stays_closed_while_the_client_repeats_it(
     # The toggle is still on: the client repeats `help` every 10 s, one request per repeat.
     for repeat in range(1, 4):
         await _post_and_drain(app, client, _help("help", start + timedelta(seconds=10 * repeat)))
-    await bus.publish([orjson.dumps({"marker": True})])
+    await bus.publish(orjson.dumps({"marker": True}))
 
     state, help_state = await _help_state(client, class_id)
     assert state != "help"

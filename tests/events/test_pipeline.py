@@ -279,7 +279,7 @@ async def test_live_messages_reach_student_and_class_channels(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     from cellmon.db.models import Class, StudentClass
-    from cellmon.live.messages import LiveMessage
+    from cellmon.live.messages import decode_packet
 
     await post(client, [client_event(eventType="notebook_opened")])
     await drain(app)
@@ -293,16 +293,16 @@ async def test_live_messages_reach_student_and_class_channels(
     async with app.state.database.sessions() as session:
         class_ids = sorted((await session.scalars(select(Class.id))).all())
 
-    received: list[LiveMessage] = []
+    packets: list[bytes] = []
     listening = asyncio.Event()
     all_received = asyncio.Event()
 
     async def listen() -> None:
         stream = app.state.backends.bus.listen()
         listening.set()
-        async for raw in stream:
-            received.append(LiveMessage.decode(raw))
-            if len(received) == 6:
+        async for packet in stream:
+            packets.append(packet)
+            if sum(len(decode_packet(packet)) for packet in packets) >= 6:
                 all_received.set()
 
     listener = asyncio.create_task(listen())
@@ -316,6 +316,9 @@ async def test_live_messages_reach_student_and_class_channels(
     async with asyncio.timeout(10):
         await all_received.wait()
     listener.cancel()
+    # The batch's messages travel together: one packet, one publish.
+    [packet] = packets
+    received = decode_packet(packet)
     channels = (f"progress:{sid}", *(f"class:{class_id}" for class_id in class_ids))
     assert all(message.channels == channels for message in received)
     types = [message.type for message in received]

@@ -14,6 +14,7 @@ from cellmon.core.bus import MessageBus
 from cellmon.core.database import Database
 from cellmon.db.models.classes import Class
 from cellmon.db.models.students import Student
+from cellmon.live import messages as live_messages
 from cellmon.live.hub import LiveHub
 from cellmon.live.messages import LiveMessage
 
@@ -55,7 +56,7 @@ async def add_class(app: FastAPI, code: str) -> int:
 
 async def publish(app: FastAPI, *messages: LiveMessage) -> None:
     bus: MessageBus = app.state.backends.bus
-    await bus.publish([message.encode() for message in messages])
+    await live_messages.publish(bus, messages)
 
 
 def hub_of(app: FastAPI) -> LiveHub:

@@ -10,7 +10,7 @@ import pytest
 
 from cellmon.core.bus.in_process import InProcessBus
 from cellmon.live.hub import CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER, LiveHub
-from cellmon.live.messages import LiveMessage
+from cellmon.live.messages import LiveMessage, encode_packets, publish
 
 
 class FakeSocket:
@@ -58,7 +58,7 @@ async def test_start_returns_when_the_hub_hears_the_bus(hub: LiveHub) -> None:
     socket = FakeSocket()
     subscriber = hub.connect(socket.send, socket.close)
     hub.subscribe(subscriber, ["class:1"])
-    await hub.bus.publish([message(1, "class:1").encode()])
+    await publish(hub.bus, [message(1, "class:1")])
     frame = orjson.loads(await socket.next())
     assert frame == {
         "type": "execution_update",
@@ -151,24 +151,47 @@ async def test_disconnect_forgets_every_subscription(hub: LiveHub) -> None:
     assert hub.deliver(message(1, "broadcast", "progress:2")) == 0
 
 
-async def test_an_undecodable_bus_message_is_skipped(hub: LiveHub) -> None:
-    socket = FakeSocket()
-    hub.subscribe(hub.connect(socket.send, socket.close), ["broadcast"])
-    await hub.bus.publish([b"not json", b'{"type": "x"}', message(1, "broadcast").encode()])
-    assert orjson.loads(await socket.next())["data"] == {"n": 1}
+async def test_a_packet_delivers_its_messages_in_order(hub: LiveHub) -> None:
+    student, instructor = FakeSocket(), FakeSocket()
+    hub.subscribe(hub.connect(student.send, student.close), ["progress:7"])
+    hub.subscribe(hub.connect(instructor.send, instructor.close), ["class:1"])
+
+    batch = [message(n, "progress:7", "class:1") for n in range(3)]
+    [packet] = encode_packets(batch)
+    await hub.bus.publish(packet)
+
+    for socket in (student, instructor):
+        assert [orjson.loads(await socket.next())["data"] for _ in batch] == [
+            {"n": 0},
+            {"n": 1},
+            {"n": 2},
+        ]
 
 
-async def test_a_hub_without_subscribers_does_not_decode_bus_messages(
+async def test_an_undecodable_bus_packet_is_skipped(
     hub: LiveHub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Every API process hears every message; one nobody watches should spend nothing on it.
-    await hub.bus.publish([b"not json"])
+    socket = FakeSocket()
+    hub.subscribe(hub.connect(socket.send, socket.close), ["broadcast"])
+    for packet in (b"not json", b'{"type": "x"}', b'[{"type": "x"}]'):
+        await hub.bus.publish(packet)
+    await publish(hub.bus, [message(1, "broadcast")])
+    assert orjson.loads(await socket.next())["data"] == {"n": 1}
+    assert caplog.text.count("undecodable live packet skipped") == 3
+
+
+async def test_a_hub_without_subscribers_does_not_decode_bus_packets(
+    hub: LiveHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every API process hears every packet; one nobody watches should spend nothing on it.
+    await hub.bus.publish(b"not json")
     await asyncio.sleep(0)
     assert "undecodable" not in caplog.text
 
     socket = FakeSocket()
     hub.subscribe(hub.connect(socket.send, socket.close), ["broadcast"])
-    await hub.bus.publish([b"not json", message(1, "broadcast").encode()])
+    await hub.bus.publish(b"not json")
+    await publish(hub.bus, [message(1, "broadcast")])
     await socket.next()
     assert "undecodable" in caplog.text
 

@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 from cellmon.core.bus.redis_pubsub import RedisPubSubBus, bus_channel
 from cellmon.core.database import Database
 from cellmon.db.models.classes import Class
-from cellmon.live.messages import LiveMessage
+from cellmon.live.messages import LiveMessage, publish
 from tests.live.helpers import receive
 from tests.services import (
     REDIS_HOST,
@@ -172,7 +172,7 @@ async def test_a_message_reaches_subscribers_on_every_process(
             update = LiveMessage(
                 "execution_update", ("progress:1", f"class:{class_id}"), {"cell": "c1"}
             )
-            await bus.publish([update.encode()])
+            await publish(bus, [update])
         finally:
             await bus.close()
         for ws in (on_a, on_b):

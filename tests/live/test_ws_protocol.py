@@ -6,7 +6,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import connect
 
-from cellmon.live.messages import LiveMessage
+from cellmon.live.messages import LiveMessage, encode_packets
 from tests.conftest import LiveServer
 from tests.live.helpers import (
     add_class,
@@ -226,6 +226,8 @@ async def test_broadcast_validates_its_body(live_server: LiveServer) -> None:
         assert response.json()["data"]["level"] == "info"
 
 
-def test_frames_are_json_objects() -> None:
-    frame = LiveMessage("t", ("c",), {"k": 1}).encode()
-    assert orjson.loads(frame)["channels"] == ["c"]
+def test_a_packet_is_a_json_array_of_messages() -> None:
+    [packet] = encode_packets([LiveMessage("t", ("c",), {"k": 1})])
+    [message] = orjson.loads(packet)
+    assert (message["type"], message["channels"], message["data"]) == ("t", ["c"], {"k": 1})
+    assert message["sent_at"].endswith("Z")

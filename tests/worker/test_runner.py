@@ -28,7 +28,7 @@ from cellmon.events.context import BatchContext
 from cellmon.events.pipeline import BatchProcessor
 from cellmon.events.registry import builtin_registry
 from cellmon.events.schemas import IngestEvent
-from cellmon.live.messages import LiveMessage
+from cellmon.live.messages import decode_packet
 from cellmon.worker.runner import Worker
 from tests.events.helpers import client_event, drain, execution, postgres_only
 
@@ -226,7 +226,7 @@ async def test_live_messages_go_out_at_commit_before_the_time_series_write(
     try:
         await post(client, [execution("c")])
         processing = asyncio.create_task(worker.drain())
-        message = LiveMessage.decode(await asyncio.wait_for(anext(listener), 10))
+        [message] = decode_packet(await asyncio.wait_for(anext(listener), 10))
         assert message.type == "execution_update"
         assert not processing.done()
         assert await backends.queue.depth() == 1  # not yet acknowledged

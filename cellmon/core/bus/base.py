@@ -1,13 +1,16 @@
 """The pub/sub bus that carries live notifications to every API process.
 
-A message is published once and reaches every process that listens, wherever it runs; it is
+The bus carries packets: opaque bytes that the layer above makes (the live layer packs a
+batch's messages into one packet, so that a batch costs one publish and one receive per
+process, not one per message). A packet is published once and reaches every process that
+listens, wherever it runs, whole and in the order its publisher sent it; it is
 fire-and-forget (no durability): live views recover their state from the read-out endpoints.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 
 class MessageBus(ABC):
@@ -18,12 +21,12 @@ class MessageBus(ABC):
         """Release connections and end every listener."""
 
     @abstractmethod
-    async def publish(self, messages: Sequence[bytes]) -> None:
-        """Send already serialized messages to every listener, in one round trip."""
+    async def publish(self, packet: bytes) -> None:
+        """Send one packet to every listener."""
 
     @abstractmethod
     def listen(self) -> AsyncIterator[bytes]:
-        """Messages published from now on, by any process, until close()."""
+        """Packets published from now on, by any process, until close()."""
 
     @abstractmethod
     async def ping(self) -> None:

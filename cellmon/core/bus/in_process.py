@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from cellmon.core.bus.base import MessageBus
 
-# Listeners are live views; one that falls this far behind loses the oldest messages.
-LISTENER_BUFFER = 10_000
+# Packets a listener may fall behind by (a batch of events is one packet or a few); one that
+# falls further behind loses the oldest packets.
+LISTENER_BUFFER = 1_000
 
 _CLOSED = object()
 
@@ -18,12 +19,11 @@ class InProcessBus(MessageBus):
         self._listeners: set[asyncio.Queue[bytes | object]] = set()
         self._closed = False
 
-    async def publish(self, messages: Sequence[bytes]) -> None:
+    async def publish(self, packet: bytes) -> None:
         for listener in self._listeners:
-            for message in messages:
-                if listener.full():
-                    listener.get_nowait()
-                listener.put_nowait(message)
+            if listener.full():
+                listener.get_nowait()
+            listener.put_nowait(packet)
 
     def listen(self) -> AsyncIterator[bytes]:
         # Registered at the call, not at the first iteration: whatever is published after
@@ -37,11 +37,11 @@ class InProcessBus(MessageBus):
     async def _drain(self, listener: asyncio.Queue[bytes | object]) -> AsyncIterator[bytes]:
         try:
             while True:
-                message = await listener.get()
-                if message is _CLOSED:
+                packet = await listener.get()
+                if packet is _CLOSED:
                     return
-                assert isinstance(message, bytes)
-                yield message
+                assert isinstance(packet, bytes)
+                yield packet
         finally:
             self._listeners.discard(listener)
 

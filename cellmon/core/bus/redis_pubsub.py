@@ -1,6 +1,6 @@
 """The bus across processes: one Redis Pub/Sub channel that every API process listens to.
 
-Pub/Sub is fire-and-forget: a process that is disconnected while a message is published
+Pub/Sub is fire-and-forget: a process that is disconnected while a packet is published
 misses it (live views recover from the read-outs), so the listener only has to reconnect.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -30,11 +30,6 @@ LISTEN_POLL_SECONDS = 1.0
 HEALTH_CHECK_SECONDS = 15
 RECONNECT_FIRST_DELAY_SECONDS = 0.1
 RECONNECT_MAX_DELAY_SECONDS = 5.0
-# A batch's messages go out as one script call: subscribers still get one message per
-# PUBLISH, and the client packs and parses one command instead of one per message (which cost
-# the worker as much CPU as recording the events). Chunks keep each call short for Redis.
-PUBLISH_ALL = "for _, message in ipairs(ARGV) do redis.call('PUBLISH', KEYS[1], message) end"
-PUBLISH_CHUNK = 500
 
 
 def bus_channel(prefix: str) -> str:
@@ -61,16 +56,11 @@ class RedisPubSubBus(MessageBus):
             health_check_interval=HEALTH_CHECK_SECONDS,
             retry=Retry(NoBackoff(), 0),
         )
-        self._publish_all = self._publisher.register_script(PUBLISH_ALL)
         self._closed = False
 
-    async def publish(self, messages: Sequence[bytes]) -> None:
-        if not messages:
-            return
+    async def publish(self, packet: bytes) -> None:
         try:
-            for start in range(0, len(messages), PUBLISH_CHUNK):
-                chunk = list(messages[start : start + PUBLISH_CHUNK])
-                await self._publish_all(keys=[self.channel], args=chunk)
+            await self._publisher.publish(self.channel, packet)
         except (RedisError, OSError) as exc:
             raise BackendUnavailable(f"Redis Pub/Sub: {exc}") from exc
 

@@ -36,7 +36,7 @@ class Listening:
         async with asyncio.timeout(30):
             while True:
                 with contextlib.suppress(BackendUnavailable):
-                    await publisher.publish([marker])
+                    await publisher.publish(marker)
                 with contextlib.suppress(TimeoutError):
                     while await asyncio.wait_for(self.received.get(), 0.2) != marker:
                         pass
@@ -62,15 +62,17 @@ async def redis_url() -> str:
     return url
 
 
-async def test_one_publish_sends_every_message_in_order(redis_url: str) -> None:
+async def test_packets_arrive_whole_and_in_order(redis_url: str) -> None:
     channel = bus_channel(unique_name("cellmon_test"))
     bus = RedisPubSubBus(redis_url, channel)
     listening = Listening(bus)
     await listening.until_delivered(b"ready", bus)
 
-    await bus.publish([b"one", b"two", b"three"])
+    large = bytes(range(256)) * 2048
+    for packet in (b"one", large, b"three"):
+        await bus.publish(packet)
 
-    assert [await listening.next() for _ in range(3)] == [b"one", b"two", b"three"]
+    assert [await listening.next() for _ in range(3)] == [b"one", large, b"three"]
     await listening.stop()
 
 
@@ -84,14 +86,14 @@ async def test_every_process_on_the_prefix_receives_and_no_other(redis_url: str)
     for listening in listeners:
         await listening.until_delivered(b"ready", listening.bus)
     # Both listeners of the prefix have now seen each other's "ready"s; skip past them.
-    await here.publish([b"sync"])
+    await here.publish(b"sync")
     for listening in listeners[:2]:
         while await listening.next() != b"sync":
             pass
 
-    await here.publish([b"hello"])
+    await here.publish(b"hello")
     # A marker on the other prefix, published after: it arriving first proves "hello" never will.
-    await elsewhere.publish([b"marker"])
+    await elsewhere.publish(b"marker")
 
     assert await listeners[0].next() == b"hello"
     assert await listeners[1].next() == b"hello"
@@ -103,7 +105,7 @@ async def test_every_process_on_the_prefix_receives_and_no_other(redis_url: str)
 async def test_an_unreachable_redis_is_reported_as_unavailable() -> None:
     bus = RedisPubSubBus(f"redis://127.0.0.1:{free_port()}/0", "nowhere")
     with pytest.raises(BackendUnavailable):
-        await bus.publish([b"lost"])
+        await bus.publish(b"lost")
     with pytest.raises(BackendUnavailable):
         await bus.ping()
     await bus.close()
@@ -122,7 +124,7 @@ async def test_the_listener_survives_a_redis_restart(
 
     own_redis.stop()
     with pytest.raises(BackendUnavailable):
-        await bus.publish([b"while down"])
+        await bus.publish(b"while down")
     own_redis.start()
     await own_redis.wait_ready()
 
