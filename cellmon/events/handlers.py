@@ -17,7 +17,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,7 @@ by_time = attrgetter("event_time")
 # Rows keyed by eventId go in eventId order, so that two workers holding the same events (a
 # redelivery, a client's retry) lock them in the same order instead of deadlocking.
 by_id = attrgetter("event_id")
+row_id = itemgetter("event_id")
 
 
 async def open_batch(
@@ -186,8 +187,9 @@ async def record_executions(context: BatchContext, events: Sequence[IngestEvent]
     """cell_executions rows; for the new ones, live messages, and the runs of executions
     `close_batch` adds to the cell states."""
     session, dialect = context.session, context.dialect
+    students, notebooks = context.students, context.notebooks
     wanted_cells = {
-        (context.notebooks[event.notebook_path], event.cell_id): {
+        (notebooks[event.notebook_path], event.cell_id): {
             "cell_index": event.cell_index,
             "cell_type": event.cell_type,
         }
@@ -195,61 +197,55 @@ async def record_executions(context: BatchContext, events: Sequence[IngestEvent]
         if event.cell_id
     }
     cells = await repository.resolve_cells(session, dialect, wanted_cells)
-
-    def cell_of(event: IngestEvent) -> int | None:
-        if not event.cell_id:
-            return None
-        return cells[(context.notebooks[event.notebook_path], event.cell_id)]
-
-    new = await repository.insert_executions(
-        session,
-        dialect,
-        [
-            {
-                "event_id": event.event_id,
-                "student_id": context.students[event.email],
-                "session_id": context.session_id(event),
-                "notebook_id": context.notebooks[event.notebook_path],
-                "cell_id": cell_of(event),
-                "event_type": event.event_type,
-                "execution_count": event.execution_count,
-                "status": _status(event),
-                "error_message": event.error_message,
-                "code": event.code,
-                "result": event.result,
-                "client_duration_ms": event.duration_ms,
-                "event_time": event.event_time,
-                "received_at": event.received_at,
-            }
-            for event in sorted(events, key=by_id)
-        ],
-    )
+    # In the events' order; the live messages below read their ids back from them.
+    rows: list[dict[str, Any]] = [
+        {
+            "event_id": event.event_id,
+            "student_id": students[event.email],
+            "session_id": context.session_id(event),
+            "notebook_id": notebooks[event.notebook_path],
+            "cell_id": cells[(notebooks[event.notebook_path], event.cell_id)]
+            if event.cell_id
+            else None,
+            "event_type": event.event_type,
+            "execution_count": event.execution_count,
+            "status": _status(event),
+            "error_message": event.error_message,
+            "code": event.code,
+            "result": event.result,
+            "client_duration_ms": event.duration_ms,
+            "event_time": event.event_time,
+            "received_at": event.received_at,
+        }
+        for event in events
+    ]
+    new = await repository.insert_executions(session, dialect, sorted(rows, key=row_id))
+    recorded = [
+        (event, row) for event, row in zip(events, rows, strict=True) if event.event_id in new
+    ]
+    recorded.sort(key=_time_of_pair)
     runs = context.cell_runs
-    for event in sorted((event for event in events if event.event_id in new), key=by_time):
-        student_id = context.students[event.email]
-        notebook_id = context.notebooks[event.notebook_path]
-        cell_id = cell_of(event)
-        context.notify(
-            EXECUTION_UPDATE,
-            student_id,
-            {
-                **_who(event, student_id),
-                "execution_id": new[event.event_id],
-                "notebook_id": notebook_id,
-                "notebook_path": event.notebook_path,
-                "cell_id": cell_id,
-                "client_cell_id": event.cell_id,
-                "cell_index": event.cell_index,
-                "cell_type": event.cell_type,
-                "execution_count": event.execution_count,
-                "status": _status(event),
-                "error_message": event.error_message,
-                "client_duration_ms": event.duration_ms,
-            },
-        )
+    for event, row in recorded:
+        student_id, notebook_id, cell_id = row["student_id"], row["notebook_id"], row["cell_id"]
+        # Item by item: merging _who's dict into another took half as long again.
+        message = _who(event, student_id)
+        message["execution_id"] = new[event.event_id]
+        message["notebook_id"] = notebook_id
+        message["notebook_path"] = event.notebook_path
+        message["cell_id"] = cell_id
+        message["client_cell_id"] = event.cell_id
+        message["cell_index"] = event.cell_index
+        message["cell_type"] = event.cell_type
+        message["execution_count"] = event.execution_count
+        message["status"] = row["status"]
+        message["error_message"] = event.error_message
+        message["client_duration_ms"] = event.duration_ms
+        context.notify(EXECUTION_UPDATE, student_id, message)
         if cell_id is None:
             continue
-        run = runs.setdefault((student_id, cell_id), CellRun(notebook_id))
+        run = runs.get((student_id, cell_id))
+        if run is None:
+            run = runs[(student_id, cell_id)] = CellRun(notebook_id)
         run.executions += 1
         if event.has_error:
             run.errors += 1
@@ -257,6 +253,10 @@ async def record_executions(context: BatchContext, events: Sequence[IngestEvent]
         else:
             run.trailing_errors = 0
         run.last = event
+
+
+def _time_of_pair(pair: tuple[IngestEvent, dict[str, Any]]) -> datetime:
+    return pair[0].event_time
 
 
 async def _update_cell_states(context: BatchContext) -> None:
