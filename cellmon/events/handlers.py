@@ -14,16 +14,18 @@ sessions, student_cell_states) only for its last statements and two workers' bat
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter, itemgetter
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellmon.core.timeseries import Point
+from cellmon.core.timeseries import LineProtocolPoints, Point
 from cellmon.core.timeseries.base import FieldValue
+from cellmon.core.timeseries.line_protocol import CACHE_SIZE, encode_field, encode_series
 from cellmon.db.base import utcnow
 from cellmon.events import repository
 from cellmon.events.context import BatchContext, CellRun
@@ -380,11 +382,9 @@ def point_for(event: IngestEvent) -> Point:
     Its time is the event's, plus under a millisecond derived from the eventId, so that two
     events of one student in the same millisecond do not overwrite each other in InfluxDB.
     """
-    tags = {"userId": event.email, "event": event.event_type, "notebook": event.notebook_path}
-    if event.cell_type:
-        tags["cellType"] = event.cell_type
-    if event.session_id:
-        tags["sessionId"] = event.session_id
+    tags = _tags(
+        event.email, event.event_type, event.notebook_path, event.cell_type, event.session_id
+    )
     fields: dict[str, FieldValue] = {"notebookPath": event.notebook_path}
     if event.cell_id:
         fields["cellId"] = event.cell_id
@@ -394,6 +394,85 @@ def point_for(event: IngestEvent) -> Point:
         fields["success"] = not event.has_error
     if event.duration_ms is not None:
         fields["duration"] = event.duration_ms
+    return Point(MEASUREMENT, tags, fields, _time_ns(event))
+
+
+def _tags(
+    email: str, event_type: str, notebook_path: str, cell_type: str | None, session_id: str | None
+) -> dict[str, str]:
+    tags = {"userId": email, "event": event_type, "notebook": notebook_path}
+    if cell_type:
+        tags["cellType"] = cell_type
+    if session_id:
+        tags["sessionId"] = session_id
+    return tags
+
+
+def _time_ns(event: IngestEvent) -> int:
     micros = (event.event_time - _EPOCH) // _MICROSECOND
-    offset = zlib.crc32(event.event_id.encode()) % 1_000_000
-    return Point(MEASUREMENT, tags, fields, micros * 1000 + offset)
+    return micros * 1000 + zlib.crc32(event.event_id.encode()) % 1_000_000
+
+
+def line_for(event: IngestEvent) -> str:
+    """`encode_point(point_for(event))`, without making the point (a point always has its
+    notebookPath field, so it always has a line)."""
+    fields = [
+        _line_start(
+            event.email,
+            event.event_type,
+            event.notebook_path,
+            event.cell_type,
+            event.session_id,
+            event.cell_id or None,
+        )
+    ]
+    if event.execution_count is not None:
+        fields.append(encode_field("executionCount", event.execution_count) or "")
+    if event.event_type in EXECUTION_TYPES:
+        fields.append("success=true" if not event.has_error else "success=false")
+    if event.duration_ms is not None:
+        fields.append(encode_field("duration", event.duration_ms) or "")
+    return f"{','.join(filter(None, fields))} {_time_ns(event)}"
+
+
+# The lines of one student's events on one cell start alike: series and string fields.
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _line_start(
+    email: str,
+    event_type: str,
+    notebook_path: str,
+    cell_type: str | None,
+    session_id: str | None,
+    cell_id: str | None,
+) -> str:
+    series = encode_series(
+        MEASUREMENT, _tags(email, event_type, notebook_path, cell_type, session_id)
+    )
+    start = f"{series} {encode_field('notebookPath', notebook_path)}"
+    return f"{start},{encode_field('cellId', cell_id)}" if cell_id else start
+
+
+class ProgressPoints(LineProtocolPoints):
+    """The `student_progress` points of a batch's events, made only if a sink asks for
+    points; InfluxDB gets their lines straight from the events."""
+
+    def __init__(self, events: Sequence[IngestEvent]) -> None:
+        self._events = events
+        self._points: list[Point] | None = None
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    @overload
+    def __getitem__(self, index: int) -> Point: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Point]: ...
+
+    def __getitem__(self, index: int | slice) -> Point | Sequence[Point]:
+        if self._points is None:
+            self._points = [point_for(event) for event in self._events]
+        return self._points[index]
+
+    def lines(self) -> list[str]:
+        return [line_for(event) for event in self._events]

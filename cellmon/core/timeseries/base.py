@@ -28,6 +28,16 @@ class Point:
     time_ns: int
 
 
+class LineProtocolPoints(Sequence[Point]):
+    """Points that can write themselves as InfluxDB line protocol, each line the one
+    `line_protocol.encode_point` gives for the point: faster than encoding point by point
+    when the producer knows what its points share. Other sinks take them as points."""
+
+    @abstractmethod
+    def lines(self) -> list[str]:
+        """The points' lines, in their order (none for a point without a storable field)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CountBucket:
     start: datetime

@@ -17,7 +17,7 @@ import functools
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from cellmon.core.timeseries.base import FieldValue, Point
 
@@ -70,6 +70,11 @@ def _series(measurement: str, keys: tuple[str, ...], values: tuple[str, ...]) ->
     return escape_measurement(measurement) + tag_set
 
 
+def encode_series(measurement: str, tags: Mapping[str, str]) -> str:
+    """The measurement and tag set that start each line of the series."""
+    return _series(measurement, tuple(tags), tuple(tags.values()))
+
+
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def escape_string_field(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -101,36 +106,39 @@ def encode_field_value(value: FieldValue) -> str | None:
     return escape_string_field(value)
 
 
+def encode_field(key: str, value: FieldValue) -> str | None:
+    """`key=value`; "" when the key cannot be written, None for a float InfluxDB cannot store."""
+    # The common types first, by exact type (a bool is an int too).
+    kind = type(value)
+    if kind is str:
+        return _string_field(key, value)
+    field_key = _field_key(key)
+    if kind is int:
+        return f"{field_key}{value}i" if field_key else ""
+    encoded = encode_field_value(value)
+    if encoded is None:
+        return None
+    return field_key + encoded if field_key else ""
+
+
 def encode_point(point: Point) -> str | None:
     """One line, or None (logged) when the point has no field InfluxDB can store."""
     fields = []
     for key, value in point.fields.items():
-        # The common types first, by exact type (a bool is an int too).
-        kind = type(value)
-        if kind is str:
-            field = _string_field(key, value)
-        elif kind is int:
-            field_key = _field_key(key)
-            field = f"{field_key}{value}i" if field_key else ""
-        else:
-            encoded = encode_field_value(value)
-            if encoded is None:
-                logger.warning(
-                    "time-series field %s=%r of %s is not a finite number; left out",
-                    key,
-                    value,
-                    point.measurement,
-                )
-                continue
-            field_key = _field_key(key)
-            field = field_key + encoded if field_key else ""
-        if field:
+        field = encode_field(key, value)
+        if field is None:
+            logger.warning(
+                "time-series field %s=%r of %s is not a finite number; left out",
+                key,
+                value,
+                point.measurement,
+            )
+        elif field:
             fields.append(field)
     if not fields:
         logger.error("time-series point of %s has no storable field: %r", point.measurement, point)
         return None
-    tags = point.tags
-    series = _series(point.measurement, tuple(tags), tuple(tags.values()))
+    series = encode_series(point.measurement, point.tags)
     return f"{series} {','.join(fields)} {point.time_ns}"
 
 
