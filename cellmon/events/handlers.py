@@ -426,13 +426,14 @@ def line_for(event: IngestEvent) -> str:
             event.cell_id or None,
         )
     ]
+    # Both numbers are ints: the API validated executionCount as one, duration_ms is rounded.
     if event.execution_count is not None:
-        fields.append(encode_field("executionCount", event.execution_count) or "")
+        fields.append(f"executionCount={event.execution_count}i")
     if event.event_type in EXECUTION_TYPES:
-        fields.append("success=true" if not event.has_error else "success=false")
+        fields.append("success=false" if event.has_error else "success=true")
     if event.duration_ms is not None:
-        fields.append(encode_field("duration", event.duration_ms) or "")
-    return f"{','.join(filter(None, fields))} {_time_ns(event)}"
+        fields.append(f"duration={event.duration_ms}i")
+    return f"{','.join(fields)} {_time_ns(event)}"
 
 
 # The lines of one student's events on one cell start alike: series and string fields.
