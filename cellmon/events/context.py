@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cellmon.events.schemas import IngestEvent
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ costs three times as much, and a batch makes a
+# notification per execution.
+@dataclass(slots=True)
 class Notification:
     """A live message about one student, sent to their channels once the batch is committed."""
 

@@ -30,7 +30,7 @@ from cellmon.core.settings import Settings
 from cellmon.core.timeseries import Point, TimeSeriesSink
 from cellmon.events import repository
 from cellmon.events.context import BatchContext
-from cellmon.events.handlers import close_batch, open_batch, point_for
+from cellmon.events.handlers import ProgressPoints, close_batch, open_batch, point_for
 from cellmon.events.registry import HandlerRegistry, default_registry
 from cellmon.events.schemas import IngestEvent
 from cellmon.live.messages import LiveMessage, class_channel, progress_channel
@@ -74,7 +74,7 @@ def describe(exc: BaseException) -> str:
 @dataclass(slots=True)
 class BatchOutcome:
     ack_ids: list[str] = field(default_factory=list)
-    points: list[Point] = field(default_factory=list)
+    points: Sequence[Point] = field(default_factory=list)
     messages: list[LiveMessage] = field(default_factory=list)
 
 
@@ -159,9 +159,9 @@ class BatchProcessor:
         outcome.messages = recorded
         if self._write_points_in is None:
             dead_ids = {row["event_id"] for row in dead}
-            outcome.points = [
-                point_for(event) for event in events if event.event_id not in dead_ids
-            ]
+            outcome.points = ProgressPoints(
+                [event for event in events if event.event_id not in dead_ids]
+            )
         return outcome
 
     async def _record_or_split(

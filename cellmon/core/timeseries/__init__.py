@@ -1,3 +1,9 @@
-from cellmon.core.timeseries.base import CountBucket, FieldValue, Point, TimeSeriesSink
+from cellmon.core.timeseries.base import (
+    CountBucket,
+    FieldValue,
+    LineProtocolPoints,
+    Point,
+    TimeSeriesSink,
+)
 
-__all__ = ["CountBucket", "FieldValue", "Point", "TimeSeriesSink"]
+__all__ = ["CountBucket", "FieldValue", "LineProtocolPoints", "Point", "TimeSeriesSink"]

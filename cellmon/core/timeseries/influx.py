@@ -28,7 +28,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable, ConfigError
 from cellmon.core.settings import Settings
-from cellmon.core.timeseries.base import CountBucket, FieldValue, Point, TimeSeriesSink
+from cellmon.core.timeseries.base import (
+    CountBucket,
+    FieldValue,
+    LineProtocolPoints,
+    Point,
+    TimeSeriesSink,
+)
 from cellmon.core.timeseries.line_protocol import (
     encode_points,
     influxql_identifier,
@@ -267,7 +273,10 @@ class InfluxSink(TimeSeriesSink):
     # -- writing -------------------------------------------------------------------------
 
     async def write(self, points: Sequence[Point]) -> None:
-        lines = list(encode_points(points))
+        if isinstance(points, LineProtocolPoints):
+            lines = points.lines()
+        else:
+            lines = list(encode_points(points))
         if not lines:
             return
         if not self._known_unavailable():

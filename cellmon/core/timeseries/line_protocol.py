@@ -17,7 +17,7 @@ import functools
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from cellmon.core.timeseries.base import FieldValue, Point
 
@@ -61,16 +61,38 @@ def _tag(key: str, value: str) -> str:
     return f",{escaped_key}={escaped_value}" if escaped_key and escaped_value else ""
 
 
+# A class has a few thousand series: a point's measurement and tag set are escaped and joined
+# once per series, not once per point. Keys and values come as flat tuples of strings, which
+# hash faster than a tuple of pairs.
 @functools.lru_cache(maxsize=CACHE_SIZE)
-def _tag_set(tags: tuple[tuple[str, str], ...]) -> str:
-    # Points of one series repeat their tags, mostly in the same order.
-    return "".join([_tag(key, value) for key, value in sorted(tags)])
+def _series(measurement: str, keys: tuple[str, ...], values: tuple[str, ...]) -> str:
+    tag_set = "".join([_tag(key, value) for key, value in sorted(zip(keys, values, strict=True))])
+    return escape_measurement(measurement) + tag_set
+
+
+def encode_series(measurement: str, tags: Mapping[str, str]) -> str:
+    """The measurement and tag set that start each line of the series."""
+    return _series(measurement, tuple(tags), tuple(tags.values()))
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def escape_string_field(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _field_key(key: str) -> str:
+    """`key=`, or "" for a key that cannot be written (empty once escaped)."""
+    escaped = escape_key(key)
+    return f"{escaped}=" if escaped else ""
+
+
+# Many string fields (paths, cell ids) repeat with their key from point to point.
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _string_field(key: str, value: str) -> str:
+    field_key = _field_key(key)
+    return field_key + escape_string_field(value) if field_key else ""
 
 
 def encode_field_value(value: FieldValue) -> str | None:
@@ -84,27 +106,40 @@ def encode_field_value(value: FieldValue) -> str | None:
     return escape_string_field(value)
 
 
+def encode_field(key: str, value: FieldValue) -> str | None:
+    """`key=value`; "" when the key cannot be written, None for a float InfluxDB cannot store."""
+    # The common types first, by exact type (a bool is an int too).
+    kind = type(value)
+    if kind is str:
+        return _string_field(key, value)
+    field_key = _field_key(key)
+    if kind is int:
+        return f"{field_key}{value}i" if field_key else ""
+    encoded = encode_field_value(value)
+    if encoded is None:
+        return None
+    return field_key + encoded if field_key else ""
+
+
 def encode_point(point: Point) -> str | None:
     """One line, or None (logged) when the point has no field InfluxDB can store."""
     fields = []
     for key, value in point.fields.items():
-        encoded = encode_field_value(value)
-        if encoded is None:
+        field = encode_field(key, value)
+        if field is None:
             logger.warning(
                 "time-series field %s=%r of %s is not a finite number; left out",
                 key,
                 value,
                 point.measurement,
             )
-            continue
-        escaped_key = escape_key(key)
-        if escaped_key:
-            fields.append(f"{escaped_key}={encoded}")
+        elif field:
+            fields.append(field)
     if not fields:
         logger.error("time-series point of %s has no storable field: %r", point.measurement, point)
         return None
-    tags = _tag_set(tuple(point.tags.items()))
-    return f"{escape_measurement(point.measurement)}{tags} {','.join(fields)} {point.time_ns}"
+    series = encode_series(point.measurement, point.tags)
+    return f"{series} {','.join(fields)} {point.time_ns}"
 
 
 def encode_points(points: Iterable[Point]) -> Iterator[str]:

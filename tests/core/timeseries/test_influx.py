@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 import pytest
 
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
-from cellmon.core.timeseries.base import Point
+from cellmon.core.timeseries.base import LineProtocolPoints, Point
 from cellmon.core.timeseries.influx import InfluxSink
 from cellmon.db.models import PendingTimeSeriesWrite
 from tests.core.timeseries.conftest import MakeSink, pending_rows
@@ -315,3 +317,35 @@ async def test_a_count_the_server_cannot_answer_is_unavailable_not_a_crash(
     moment = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
     with pytest.raises(BackendUnavailable, match="refused the count query: HTTP 404"):
         await sink.count_per_interval("student_progress", moment, moment, 60, {})
+
+
+class _PrewrittenPoints(LineProtocolPoints):
+    """Points that bring their lines: the sink must write those, not encode the points."""
+
+    def __init__(self, points: list[Point], lines: list[str]) -> None:
+        self._points = points
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    @overload
+    def __getitem__(self, index: int) -> Point: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Point]: ...
+
+    def __getitem__(self, index: int | slice) -> Point | Sequence[Point]:
+        return self._points[index]
+
+    def lines(self) -> list[str]:
+        return self._lines
+
+
+async def test_points_that_bring_their_lines_are_written_as_those_lines(
+    make_sink: MakeSink, influxdb_database: str
+) -> None:
+    sink = await make_sink()
+    point = progress(cellId="c1")
+    await sink.write(_PrewrittenPoints([point], [f'student_progress,userId=u9 cellId="c9" {T0}']))
+    assert await rows(influxdb_database) == [{"time": T0, "cellId": "c9", "userId": "u9"}]

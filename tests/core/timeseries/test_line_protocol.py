@@ -102,3 +102,28 @@ def test_influxql_quoting() -> None:
 
 def test_flux_strings_escape_quotes_and_interpolation() -> None:
     assert flux_string('a"b\\${c}') == r'"a\"b\\\${c}"'
+
+
+def test_fields_whose_key_cannot_be_written_are_left_out_whatever_their_type() -> None:
+    line = encode_point(point(fields={"": 1, "\\": "x", "\\\\": True, "count": 2}))
+    assert line is not None
+    assert line.endswith(" count=2i 1700000000123456789")
+
+
+def test_series_are_cached_by_measurement_tag_keys_and_tag_values() -> None:
+    first = encode_point(point(measurement="m1", fields={"n": 1}))
+    assert first == "m1,event=cell_executed,userId=u1 n=1i 1700000000123456789"
+    # The same tag values under other keys, or under another measurement, are another series.
+    swapped = point(measurement="m1", tags={"event": "u1", "userId": "cell_executed"})
+    assert encode_point(swapped) == (
+        'm1,event=u1,userId=cell_executed cellId="c1" 1700000000123456789'
+    )
+    assert encode_point(point(measurement="m2", fields={"n": 1})) == (
+        "m2,event=cell_executed,userId=u1 n=1i 1700000000123456789"
+    )
+
+
+def test_a_string_field_value_is_cached_per_key() -> None:
+    line = encode_point(point(fields={"a": "v", "b c": "v", "d": 'q"'}))
+    assert line is not None
+    assert ' a="v",b\\ c="v",d="q\\"" ' in line
