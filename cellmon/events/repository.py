@@ -287,7 +287,7 @@ async def resolve_cells(
     """Cell ids by (notebook id, client cellId), creating the missing ones."""
     if not cells:
         return {}
-    found = await _cell_ids(session, list(cells))
+    found = await _cell_ids(session, dialect, list(cells))
     missing = sorted(key for key in cells if key not in found)
     if missing:
         now = utcnow()
@@ -304,7 +304,9 @@ async def resolve_cells(
         result = await _execute(session, dialect, _insert_cells(dialect, tuple(rows[0])), rows)
         found.update({(row.notebook_id, row.client_cell_id): row.id for row in result.all()})
         if len(found) < len(cells):
-            found.update(await _cell_ids(session, [key for key in cells if key not in found]))
+            found.update(
+                await _cell_ids(session, dialect, [key for key in cells if key not in found])
+            )
     return found
 
 
@@ -317,20 +319,54 @@ def _insert_cells(dialect: str, columns: Columns) -> Executable:
     )
 
 
-async def _cell_ids(session: AsyncSession, keys: Sequence[CellKey]) -> dict[CellKey, int]:
-    notebook_ids = {key[0] for key in keys}
-    client_ids = {key[1] for key in keys}
+async def _cell_ids(
+    session: AsyncSession, dialect: str, keys: Sequence[CellKey]
+) -> dict[CellKey, int]:
+    if dialect == "postgresql":
+        arrays = {"notebook_ids": [key[0] for key in keys], "client_ids": [key[1] for key in keys]}
+        result = await session.execute(_select_cells_by_key(), arrays)
+        return {(notebook_id, client_id): cell_id for notebook_id, client_id, cell_id in result}
+    # SQLite: every cell of the notebooks among every client cellId, then the exact pairs.
     result = await session.execute(
-        select(CELLS.c.notebook_id, CELLS.c.client_cell_id, CELLS.c.id).where(
-            CELLS.c.notebook_id.in_(notebook_ids), CELLS.c.client_cell_id.in_(client_ids)
-        )
+        _select_cells_in(),
+        {"notebook_ids": {key[0] for key in keys}, "client_ids": {key[1] for key in keys}},
     )
     wanted = set(keys)
     return {
         (notebook_id, client_id): cell_id
-        for notebook_id, client_id, cell_id in result.all()
+        for notebook_id, client_id, cell_id in result
         if (notebook_id, client_id) in wanted
     }
+
+
+@functools.cache
+def _select_cells_by_key() -> Executable:
+    """PostgreSQL: the cells of the (notebook id, client cellId) pairs given as two arrays,
+    one statement text for every number of pairs."""
+    pairs = (
+        func.unnest(
+            bindparam("notebook_ids", type_=ARRAY(CELLS.c.notebook_id.type)),
+            bindparam("client_ids", type_=ARRAY(CELLS.c.client_cell_id.type)),
+        )
+        .table_valued("notebook_id", "client_cell_id")
+        .render_derived(name="pairs")
+    )
+    return select(CELLS.c.notebook_id, CELLS.c.client_cell_id, CELLS.c.id).join_from(
+        CELLS,
+        pairs,
+        and_(
+            CELLS.c.notebook_id == pairs.c.notebook_id,
+            CELLS.c.client_cell_id == pairs.c.client_cell_id,
+        ),
+    )
+
+
+@functools.cache
+def _select_cells_in() -> Executable:
+    return select(CELLS.c.notebook_id, CELLS.c.client_cell_id, CELLS.c.id).where(
+        CELLS.c.notebook_id.in_(bindparam("notebook_ids", expanding=True)),
+        CELLS.c.client_cell_id.in_(bindparam("client_ids", expanding=True)),
+    )
 
 
 async def insert_executions(
