@@ -49,8 +49,8 @@ class BatchContext:
     # Students whose `help` events in this batch repeat a request an instructor handled.
     handled_help: frozenset[str] = frozenset()
     # What the batch merges into the rows other batches share, at its end (close_batch):
-    # its students and sessions that existed before it, and its new executions by
-    # (student id, cell id).
+    # its students and sessions that existed before it and that it changes, and its new
+    # executions by (student id, cell id).
     student_merges: list[dict[str, Any]] = field(default_factory=list)
     session_merges: list[dict[str, Any]] = field(default_factory=list)
     cell_runs: dict[tuple[int, int], CellRun] = field(default_factory=dict)

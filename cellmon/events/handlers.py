@@ -4,23 +4,32 @@ All of them work on a whole group of events at once (see events/repository.py). 
 transaction goes in three stages, so that it holds locks on rows other batches share (students,
 sessions, student_cell_states) only for its last statements and two workers' batches overlap:
 - `open_batch` finds or creates every student, session and notebook the batch mentions,
-  without locking the ones that exist (a new one is created with the batch's values);
+  without locking the ones that exist (a new one is created with the batch's values), and
+  reads what the existing students and sessions say;
 - the handlers insert the rows keyed by eventId, which no other batch updates;
 - `close_batch`, last, merges the batch into the existing students (activity, name, team,
-  help state) and sessions, and adds the new executions to the students' cell states; always
-  in that table order and with each table's rows sorted by key, so that concurrent batches
-  take the locks in one order and never deadlock.
+  help state) and sessions that it changes, and adds the new executions to the students' cell
+  states; always in that table order and with each table's rows sorted by key, so that
+  concurrent batches take the locks in one order and never deadlock.
+
+A student or session is changed when the batch brings a new name or team, newer help state,
+an earlier start or later end, or activity later than the stored one by more than
+ACTIVITY_RESOLUTION. Leaving the others out saves rewriting rows most batches share; it is
+safe under concurrent batches because the merges only move times forward (help state only
+when newer): a row that another batch wrote since `open_batch` read it says at least as much,
+and a name or team it wrote stays, as it would had that batch committed last.
 """
 
 from __future__ import annotations
 
 import functools
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter, itemgetter
 from typing import Any, overload
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.core.timeseries import LineProtocolPoints, Point
@@ -38,6 +47,15 @@ STUCK_AFTER_ERRORS = 3
 # request continues through this many missed repeats.
 HELP_REPEAT_SECONDS = timedelta(seconds=10)
 HELP_REPEATS_MISSED = 3
+# A student's last_activity_at and a session's last_seen_at are kept to this resolution: a
+# batch whose latest event is no later than the stored time plus this leaves the row as it is,
+# unless it changes something else, so that a student active in every batch has their row
+# rewritten about once per resolution instead of once per batch. The read-outs allow it: the
+# class roster's shortest `active_minutes` window is 1 minute (default 5) and it takes the
+# latest of last_activity_at and the cell states' exact last_event_time, so only a student
+# whose latest events are not executions can turn idle early, by at most this; the dashboard
+# moves activity forward from live messages itself. No read-out shows a session's times.
+ACTIVITY_RESOLUTION = timedelta(seconds=30)
 MEASUREMENT = "student_progress"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -47,27 +65,44 @@ by_time = attrgetter("event_time")
 # redelivery, a client's retry) lock them in the same order instead of deadlocking.
 by_id = attrgetter("event_id")
 row_id = itemgetter("event_id")
+# The stored columns that tell whether a batch's merge would change a student or session, and
+# that the help-repeat rule reads.
+_STUDENT_COMPARED = (
+    "name",
+    "team_name",
+    "last_activity_at",
+    "help_last_seen_at",
+    "help_handled_at",
+)
+_SESSION_COMPARED = ("started_at", "last_seen_at", "ended_at")
 
 
 async def open_batch(
     session: AsyncSession, dialect: str, events: Sequence[IngestEvent]
 ) -> BatchContext:
     """The ids of a batch's students, sessions and notebooks, the new ones created; the
-    context handlers share, holding the merges `close_batch` applies to the existing ones."""
+    context handlers share, holding the merges `close_batch` applies to the existing ones
+    that the batch changes."""
     ordered = sorted(events, key=by_time)
     student_rows = _student_rows(ordered)
-    handled = await _keep_handled_requests_closed(session, student_rows, ordered)
     now = utcnow()
-    students, new_students = await repository.resolve_ids(
+    students, stored_students = await repository.resolve_ids(
         session,
         dialect,
         repository.STUDENTS,
         "email",
         [{**row, "created_at": now, "updated_at": now} for row in student_rows],
+        _STUDENT_COMPARED,
     )
+    handled = _keep_handled_requests_closed(student_rows, ordered, stored_students)
     session_rows = _session_rows(ordered, students)
-    sessions, new_sessions = await repository.resolve_ids(
-        session, dialect, repository.SESSIONS, "client_session_id", session_rows
+    sessions, stored_sessions = await repository.resolve_ids(
+        session,
+        dialect,
+        repository.SESSIONS,
+        "client_session_id",
+        session_rows,
+        _SESSION_COMPARED,
     )
     notebooks = await repository.resolve_notebooks(
         session, dialect, (event.notebook_path for event in events)
@@ -79,9 +114,17 @@ async def open_batch(
         sessions,
         notebooks,
         handled_help=handled,
-        student_merges=[row for row in student_rows if row["email"] not in new_students],
+        student_merges=[
+            row
+            for row in student_rows
+            if (stored := stored_students.get(row["email"])) is not None
+            and _changes_student(row, stored)
+        ],
         session_merges=[
-            row for row in session_rows if row["client_session_id"] not in new_sessions
+            row
+            for row in session_rows
+            if (stored := stored_sessions.get(row["client_session_id"])) is not None
+            and _changes_session(row, stored)
         ],
     )
 
@@ -127,8 +170,8 @@ def _student_rows(ordered: Sequence[IngestEvent]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-async def _keep_handled_requests_closed(
-    session: AsyncSession, rows: Sequence[dict[str, Any]], ordered: Sequence[IngestEvent]
+def _keep_handled_requests_closed(
+    rows: Sequence[dict[str, Any]], ordered: Sequence[IngestEvent], stored: Mapping[str, Row[Any]]
 ) -> frozenset[str]:
     """E-mails whose `help` events only repeat a request an instructor marked handled.
 
@@ -137,7 +180,8 @@ async def _keep_handled_requests_closed(
     it follows the previous help event (client time, so clock skew does not matter) within
     HELP_REPEATS_MISSED repeats and no help_stop came between: the row then keeps the request
     closed. A help_stop, or a longer silence (the toggle went off and its help_stop was lost,
-    or the student came back later), makes the next `help` a new request.
+    or the student came back later), makes the next `help` a new request. `stored` holds the
+    students' rows as `open_batch` read them.
     """
     first_help: dict[str, datetime] = {}
     stopped: set[str] = set()
@@ -146,23 +190,55 @@ async def _keep_handled_requests_closed(
             first_help.setdefault(event.email, event.event_time)
         elif event.event_type == "help_stop":
             stopped.add(event.email)
-    candidates = [email for email in first_help if email not in stopped]
-    if not candidates:
-        return frozenset()
-    stored = await repository.handled_help_requests(session, candidates)
     handled: set[str] = set()
     for row in rows:
-        previous = stored.get(row["email"])
-        if previous is None:
+        email = row["email"]
+        previous = stored.get(email)
+        if email not in first_help or email in stopped or previous is None:
             continue
-        handled_at, last_seen_at = previous
-        gap = first_help[row["email"]] - last_seen_at
+        if previous.help_handled_at is None or previous.help_last_seen_at is None:
+            continue
+        gap = first_help[email] - previous.help_last_seen_at
         if gap <= HELP_REPEAT_SECONDS * HELP_REPEATS_MISSED:
             row["help_active"] = False
             row["help_requested_at"] = None
-            row["help_handled_at"] = handled_at
-            handled.add(row["email"])
+            row["help_handled_at"] = previous.help_handled_at
+            handled.add(email)
     return frozenset(handled)
+
+
+def _changes_student(row: Mapping[str, Any], stored: Row[Any]) -> bool:
+    """Whether merging the batch's row would change what the stored row says (see
+    ACTIVITY_RESOLUTION): the merge's rules (repository.merge_students), seen from here."""
+    return (
+        (row["name"] is not None and row["name"] != stored.name)
+        or (row["team_name"] is not None and row["team_name"] != stored.team_name)
+        or _moves(stored.last_activity_at, row["last_activity_at"])
+        or (
+            row["help_last_seen_at"] is not None
+            and (
+                stored.help_last_seen_at is None
+                or row["help_last_seen_at"] >= stored.help_last_seen_at
+            )
+        )
+    )
+
+
+def _changes_session(row: Mapping[str, Any], stored: Row[Any]) -> bool:
+    """Whether merging the batch's row would change the stored session
+    (repository.merge_sessions), last_seen_at to ACTIVITY_RESOLUTION."""
+    return (
+        row["started_at"] < stored.started_at
+        or _moves(stored.last_seen_at, row["last_seen_at"])
+        or (
+            row["ended_at"] is not None
+            and (stored.ended_at is None or row["ended_at"] > stored.ended_at)
+        )
+    )
+
+
+def _moves(stored: datetime | None, incoming: datetime) -> bool:
+    return stored is None or incoming - stored > ACTIVITY_RESOLUTION
 
 
 def _session_rows(ordered: Sequence[IngestEvent], students: dict[str, int]) -> list[dict[str, Any]]:

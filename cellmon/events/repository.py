@@ -17,13 +17,13 @@ from __future__ import annotations
 import functools
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Executable,
     Result,
+    Row,
     Table,
     and_,
     any_,
@@ -166,20 +166,6 @@ def _upsert_students(dialect: str, columns: Columns) -> Executable:
     )
 
 
-async def handled_help_requests(
-    session: AsyncSession, emails: Sequence[str]
-) -> dict[str, tuple[datetime, datetime]]:
-    """(handled at, last help seen at) of the students whose request an instructor handled."""
-    result = await session.execute(
-        select(STUDENTS.c.email, STUDENTS.c.help_handled_at, STUDENTS.c.help_last_seen_at).where(
-            STUDENTS.c.email.in_(sorted(emails)),
-            STUDENTS.c.help_handled_at.is_not(None),
-            STUDENTS.c.help_last_seen_at.is_not(None),
-        )
-    )
-    return {email: (handled_at, last_seen_at) for email, handled_at, last_seen_at in result.all()}
-
-
 async def merge_sessions(
     session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
 ) -> None:
@@ -205,30 +191,39 @@ def _upsert_sessions(dialect: str, columns: Columns) -> Executable:
 
 
 async def resolve_ids(
-    session: AsyncSession, dialect: str, table: Table, key: str, rows: Sequence[Mapping[str, Any]]
-) -> tuple[dict[Any, int], set[Any]]:
-    """Ids of the rows by their unique `key`, and the keys of the rows this call created.
+    session: AsyncSession,
+    dialect: str,
+    table: Table,
+    key: str,
+    rows: Sequence[Mapping[str, Any]],
+    stored_columns: Columns = (),
+) -> tuple[dict[Any, int], dict[Any, Row[Any]]]:
+    """Ids of the rows by their unique `key`; and by key, the `stored_columns` of the rows
+    that existed before this call (the others are the given rows, created by it).
 
     Existing rows are read; missing ones are inserted as given, with ON CONFLICT DO NOTHING:
     neither locks a row that another transaction wrote (an insert only waits for another
-    transaction inserting the same key, then reads its row). A created row is the given row;
-    an existing one is left as it was.
+    transaction inserting the same key, then reads its row). An existing row is left as it was.
     """
     if not rows:
-        return {}, set()
-    found = await _ids_by_key(session, dialect, table, key, [row[key] for row in rows])
-    missing = sorted((row for row in rows if row[key] not in found), key=lambda row: row[key])
+        return {}, {}
+    statement = _select_stored(dialect, table, key, stored_columns)
+    stored = await _stored_rows(session, dialect, statement, [row[key] for row in rows])
+    ids = {found_key: row.id for found_key, row in stored.items()}
+    missing = sorted((row for row in rows if row[key] not in stored), key=lambda row: row[key])
     if not missing:
-        return found, set()
-    statement = _insert_new(dialect, table, key, tuple(missing[0]))
-    result = await _execute(session, dialect, statement, missing)
+        return ids, stored
+    insert = _insert_new(dialect, table, key, tuple(missing[0]))
+    result = await _execute(session, dialect, insert, missing)
     created: dict[Any, int] = dict(result.all())
-    found.update(created)
+    ids.update(created)
     # Those another worker created meanwhile.
     if len(created) < len(missing):
         lost = [row[key] for row in missing if row[key] not in created]
-        found.update(await _ids_by_key(session, dialect, table, key, lost))
-    return found, set(created)
+        raced = await _stored_rows(session, dialect, statement, lost)
+        stored.update(raced)
+        ids.update({found_key: row.id for found_key, row in raced.items()})
+    return ids, stored
 
 
 @functools.cache
@@ -240,23 +235,23 @@ def _insert_new(dialect: str, table: Table, key: str, columns: Columns) -> Execu
     )
 
 
-async def _ids_by_key(
-    session: AsyncSession, dialect: str, table: Table, key: str, values: Sequence[Any]
-) -> dict[Any, int]:
-    statement = _select_ids(dialect, table, key)
-    result = await session.execute(statement, {"keys": sorted(set(values))})
-    return dict(result.all())
+async def _stored_rows(
+    session: AsyncSession, dialect: str, statement: Executable, keys: Sequence[Any]
+) -> dict[Any, Row[Any]]:
+    result = await session.execute(statement, {"keys": sorted(set(keys))})
+    return {row[0]: row for row in result.all()}
 
 
 @functools.cache
-def _select_ids(dialect: str, table: Table, key: str) -> Executable:
-    """The rows whose key is in `keys`: one array parameter on PostgreSQL, so that the
-    statement's text (and the server's plan of it) does not change with their number."""
+def _select_stored(dialect: str, table: Table, key: str, columns: Columns) -> Executable:
+    """The key, id and `columns` of the rows whose key is in `keys`: one array parameter on
+    PostgreSQL, so that the statement's text (and the server's plan of it) does not change
+    with their number."""
     column = table.c[key]
+    selected = select(column, table.c.id, *(table.c[name] for name in columns))
     if dialect == "postgresql":
-        keys = bindparam("keys", type_=ARRAY(column.type))
-        return select(column, table.c.id).where(column == any_(keys))
-    return select(column, table.c.id).where(column.in_(bindparam("keys", expanding=True)))
+        return selected.where(column == any_(bindparam("keys", type_=ARRAY(column.type))))
+    return selected.where(column.in_(bindparam("keys", expanding=True)))
 
 
 async def resolve_notebooks(
@@ -287,7 +282,7 @@ async def resolve_cells(
     """Cell ids by (notebook id, client cellId), creating the missing ones."""
     if not cells:
         return {}
-    found = await _cell_ids(session, list(cells))
+    found = await _cell_ids(session, dialect, list(cells))
     missing = sorted(key for key in cells if key not in found)
     if missing:
         now = utcnow()
@@ -304,7 +299,9 @@ async def resolve_cells(
         result = await _execute(session, dialect, _insert_cells(dialect, tuple(rows[0])), rows)
         found.update({(row.notebook_id, row.client_cell_id): row.id for row in result.all()})
         if len(found) < len(cells):
-            found.update(await _cell_ids(session, [key for key in cells if key not in found]))
+            found.update(
+                await _cell_ids(session, dialect, [key for key in cells if key not in found])
+            )
     return found
 
 
@@ -317,20 +314,54 @@ def _insert_cells(dialect: str, columns: Columns) -> Executable:
     )
 
 
-async def _cell_ids(session: AsyncSession, keys: Sequence[CellKey]) -> dict[CellKey, int]:
-    notebook_ids = {key[0] for key in keys}
-    client_ids = {key[1] for key in keys}
+async def _cell_ids(
+    session: AsyncSession, dialect: str, keys: Sequence[CellKey]
+) -> dict[CellKey, int]:
+    if dialect == "postgresql":
+        arrays = {"notebook_ids": [key[0] for key in keys], "client_ids": [key[1] for key in keys]}
+        result = await session.execute(_select_cells_by_key(), arrays)
+        return {(notebook_id, client_id): cell_id for notebook_id, client_id, cell_id in result}
+    # SQLite: every cell of the notebooks among every client cellId, then the exact pairs.
     result = await session.execute(
-        select(CELLS.c.notebook_id, CELLS.c.client_cell_id, CELLS.c.id).where(
-            CELLS.c.notebook_id.in_(notebook_ids), CELLS.c.client_cell_id.in_(client_ids)
-        )
+        _select_cells_in(),
+        {"notebook_ids": {key[0] for key in keys}, "client_ids": {key[1] for key in keys}},
     )
     wanted = set(keys)
     return {
         (notebook_id, client_id): cell_id
-        for notebook_id, client_id, cell_id in result.all()
+        for notebook_id, client_id, cell_id in result
         if (notebook_id, client_id) in wanted
     }
+
+
+@functools.cache
+def _select_cells_by_key() -> Executable:
+    """PostgreSQL: the cells of the (notebook id, client cellId) pairs given as two arrays,
+    one statement text for every number of pairs."""
+    pairs = (
+        func.unnest(
+            bindparam("notebook_ids", type_=ARRAY(CELLS.c.notebook_id.type)),
+            bindparam("client_ids", type_=ARRAY(CELLS.c.client_cell_id.type)),
+        )
+        .table_valued("notebook_id", "client_cell_id")
+        .render_derived(name="pairs")
+    )
+    return select(CELLS.c.notebook_id, CELLS.c.client_cell_id, CELLS.c.id).join_from(
+        CELLS,
+        pairs,
+        and_(
+            CELLS.c.notebook_id == pairs.c.notebook_id,
+            CELLS.c.client_cell_id == pairs.c.client_cell_id,
+        ),
+    )
+
+
+@functools.cache
+def _select_cells_in() -> Executable:
+    return select(CELLS.c.notebook_id, CELLS.c.client_cell_id, CELLS.c.id).where(
+        CELLS.c.notebook_id.in_(bindparam("notebook_ids", expanding=True)),
+        CELLS.c.client_cell_id.in_(bindparam("client_ids", expanding=True)),
+    )
 
 
 async def insert_executions(
