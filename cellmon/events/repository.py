@@ -20,15 +20,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Executable,
     Result,
     Table,
+    Text,
     and_,
     any_,
     bindparam,
     case,
+    cast,
+    column,
     func,
     or_,
     select,
@@ -70,27 +75,34 @@ Columns = tuple[str, ...]
 def _insert(dialect: str, table: Table, columns: Columns) -> postgresql.Insert | sqlite.Insert:
     """An INSERT of many rows in one statement, without its values (see `_execute`).
 
-    On PostgreSQL the rows travel as one array per column, unnested by the server: asyncpg
-    encodes arrays natively, so the cost per row stays in C. Elsewhere they go as a multi-row
-    VALUES (SQLAlchemy's insertmanyvalues). Statements are built once per table and columns
-    (here and by their callers): one built again for every batch cost SQLAlchemy its
-    construction and cache key each time.
+    On PostgreSQL the rows travel as one JSON array of objects, encoded by orjson in C and
+    unpacked by the server, under one constant statement text. As one array per column,
+    asyncpg checked each element's type through `collections.abc` and built each timestamp
+    in Python: that cost the worker more (7 CPU-us per execution's row, against 2.5) than
+    binary values save the server (18 against 20). Elsewhere they go as a multi-row VALUES
+    (SQLAlchemy's insertmanyvalues). Statements are built once per table and columns (here
+    and by their callers): one built again for every batch cost SQLAlchemy its construction
+    and cache key each time.
     """
     if dialect != "postgresql":
         return sqlite.insert(table)
-    arrays = [bindparam(f"rows_{name}", type_=ARRAY(table.c[name].type)) for name in columns]
-    source = select(func.unnest(*arrays).table_valued(*columns).render_derived())
-    return postgresql.insert(table).from_select(list(columns), source)
+    rows = bindparam("rows", type_=Text())
+    # A column definition list gives each value its column's type, as the server reads it.
+    records = (
+        func.json_to_recordset(cast(rows, JSON()))
+        .table_valued(*(column(name, table.c[name].type) for name in columns))
+        .render_derived("rows", with_types=True)
+    )
+    return postgresql.insert(table).from_select(list(columns), select(*records.c))
 
 
 async def _execute(
     session: AsyncSession, dialect: str, statement: Executable, rows: Sequence[Mapping[str, Any]]
 ) -> Result[*tuple[Any, ...]]:
-    """Run a statement built on `_insert` for rows that all have its columns."""
+    """Run a statement built on `_insert` for rows (dicts) that all have its columns."""
     if dialect != "postgresql":
         return await session.execute(statement, list(rows))
-    arrays = {f"rows_{name}": [row[name] for row in rows] for name in rows[0]}
-    return await session.execute(statement, arrays)
+    return await session.execute(statement, {"rows": orjson.dumps(rows).decode()})
 
 
 def _later(current: ColumnElement[Any], incoming: ColumnElement[Any]) -> ColumnElement[Any]:
