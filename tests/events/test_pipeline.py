@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
 from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
+from cellmon.core.queue import QueuedMessage
 from cellmon.db.models import (
     Cell,
     CellExecution,
@@ -20,6 +21,9 @@ from cellmon.db.models import (
     StudentSession,
     TimeSeriesPoint,
 )
+from cellmon.events.pipeline import BatchProcessor
+from cellmon.events.schemas import EVENT_LIST
+from cellmon.events.service import queue_body
 from tests.events.helpers import (
     CLIENT_ERROR,
     CLIENT_HELP,
@@ -435,3 +439,27 @@ async def test_awkward_values_are_stored_as_given(client: httpx.AsyncClient, app
                 "2025-01-19 08:21:46.000000",
             ]
             assert all(len(row[1]) == 26 for row in stored)
+
+
+async def test_a_batch_over_sqlites_parameter_limit_is_recorded_whole(app: FastAPI) -> None:
+    # 2,500 executions of 14 columns: more parameters than one SQLite statement takes.
+    start = datetime(2025, 1, 19, 3, 0, tzinfo=UTC)
+    events = [
+        execution(
+            f"cell-{index % 50}",
+            error=index % 2 == 0,
+            time=(start + timedelta(milliseconds=index)).isoformat(),
+        )
+        for index in range(2500)
+    ]
+    body = queue_body(EVENT_LIST.validate_python(events), datetime.now(UTC), 65536)
+    processor = BatchProcessor(app.state.database, app.state.settings)
+    await processor.process([QueuedMessage("1", (body,), 1)])
+    assert await count(app, CellExecution) == 2500
+    async with app.state.database.sessions() as session:
+        totals = (
+            await session.execute(
+                select(func.sum(StudentCellState.executions), func.sum(StudentCellState.errors))
+            )
+        ).one()
+    assert tuple(totals) == (2500, 1250)
