@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from cellmon.core.queue import QueuedMessage
 from cellmon.db.models import (
     Cell,
     CellExecution,
@@ -19,6 +21,9 @@ from cellmon.db.models import (
     StudentSession,
     TimeSeriesPoint,
 )
+from cellmon.events.pipeline import BatchProcessor
+from cellmon.events.schemas import EVENT_LIST
+from cellmon.events.service import queue_body
 from tests.events.helpers import (
     CLIENT_ERROR,
     CLIENT_HELP,
@@ -343,3 +348,121 @@ async def test_events_in_the_same_millisecond_keep_their_own_points(
         times = (await session.scalars(select(TimeSeriesPoint.time_ns))).all()
     assert len(set(times)) == 2
     assert all(0 <= t - 1737255600000000000 < 1_000_000 for t in times)
+
+
+# Text that escaping (JSON, SQL) could alter: quotes, backslashes, escapes' look-alikes, control
+# and line-separator characters, characters outside the BMP, combining characters.
+AWKWARD_TEXT = (
+    "a \"quoted\" 'text' \\ \\n \\u0041 \t\r\n\x01\x1f\x7f \u2028\u2029 😀👩\u200d💻 e\u0301 漢字"
+)
+
+
+async def test_awkward_values_are_stored_as_given(client: httpx.AsyncClient, app: FastAPI) -> None:
+    long_text = "日本語のテキスト😀 " * 300
+    events = [
+        execution(
+            'cell "1" \\ 😀',
+            error=True,
+            # Away from UTC, with and without microseconds.
+            time="2025-01-19T12:21:45.000001+09:00",
+            code=AWKWARD_TEXT,
+            result=long_text,
+            errorMessage=AWKWARD_TEXT,
+            executionCount=None,
+            cellIndex=None,
+            notebookPath='dir "x"/nöte\\book 😀.ipynb',
+            userName=AWKWARD_TEXT,
+        ),
+        execution(
+            "plain",
+            time="2025-01-19T03:21:46-05:00",
+            code=None,
+            result=None,
+            userName=AWKWARD_TEXT,
+        ),
+        client_event(
+            eventType="help",
+            eventTime="2025-01-19T03:21:47.5Z",
+            note=AWKWARD_TEXT,
+            userName=AWKWARD_TEXT,
+        ),
+    ]
+    assert (await post(client, events)).status_code == 202
+    await drain(app)
+
+    first = datetime(2025, 1, 19, 3, 21, 45, 1, tzinfo=UTC)
+    second = datetime(2025, 1, 19, 8, 21, 46, tzinfo=UTC)
+    async with app.state.database.sessions() as session:
+        # Found by comparing with the values as SQLAlchemy binds them: stored the same way.
+        awkward = await session.scalar(
+            select(CellExecution).where(CellExecution.event_time == first)
+        )
+        plain = await session.scalar(
+            select(CellExecution).where(CellExecution.event_time == second)
+        )
+        assert awkward is not None
+        assert plain is not None
+        assert awkward.code == AWKWARD_TEXT
+        assert awkward.error_message == AWKWARD_TEXT
+        assert awkward.result == long_text
+        assert awkward.execution_count is None
+        assert awkward.status == "error"
+        assert (plain.code, plain.result, plain.error_message) == (None, None, None)
+        cell = await session.get(Cell, awkward.cell_id)
+        assert cell is not None
+        assert cell.client_cell_id == 'cell "1" \\ 😀'
+        assert cell.cell_index is None
+        state = await session.scalar(
+            select(StudentCellState).where(StudentCellState.cell_id == cell.id)
+        )
+        assert state is not None
+        assert state.last_error_message == AWKWARD_TEXT
+        assert state.last_event_time == first
+        student = await session.scalar(select(Student))
+        assert student is not None
+        assert student.name == AWKWARD_TEXT
+        assert student.help_active is True
+        assert student.help_requested_at == datetime(2025, 1, 19, 3, 21, 47, 500000, tzinfo=UTC)
+        started = await session.scalar(
+            select(StudentSession.started_at).where(StudentSession.started_at == first)
+        )
+        assert started == first
+        payload = await session.scalar(select(ProgressEvent.payload))
+        assert payload is not None
+        assert orjson.loads(payload)["note"] == AWKWARD_TEXT
+        if app.state.database.is_sqlite:
+            # The text SQLAlchemy's DateTime writes on SQLite, which reads and comparisons need.
+            stored = (
+                await session.execute(
+                    text("SELECT event_time, received_at FROM cell_executions ORDER BY event_time")
+                )
+            ).all()
+            assert [row[0] for row in stored] == [
+                "2025-01-19 03:21:45.000001",
+                "2025-01-19 08:21:46.000000",
+            ]
+            assert all(len(row[1]) == 26 for row in stored)
+
+
+async def test_a_batch_over_sqlites_parameter_limit_is_recorded_whole(app: FastAPI) -> None:
+    # 2,500 executions of 14 columns: more parameters than one SQLite statement takes.
+    start = datetime(2025, 1, 19, 3, 0, tzinfo=UTC)
+    events = [
+        execution(
+            f"cell-{index % 50}",
+            error=index % 2 == 0,
+            time=(start + timedelta(milliseconds=index)).isoformat(),
+        )
+        for index in range(2500)
+    ]
+    body = queue_body(EVENT_LIST.validate_python(events), datetime.now(UTC), 65536)
+    processor = BatchProcessor(app.state.database, app.state.settings)
+    await processor.process([QueuedMessage("1", (body,), 1)])
+    assert await count(app, CellExecution) == 2500
+    async with app.state.database.sessions() as session:
+        totals = (
+            await session.execute(
+                select(func.sum(StudentCellState.executions), func.sum(StudentCellState.errors))
+            )
+        ).one()
+    assert tuple(totals) == (2500, 1250)

@@ -6,10 +6,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from cellmon.core.database import Database
-from cellmon.core.timeseries.base import CountBucket, Point, TimeSeriesSink
-from cellmon.core.timeseries.sql import SqlSink, to_ns
+from cellmon.core.timeseries.base import CountBucket, FieldValue, Point, TimeSeriesSink
+from cellmon.core.timeseries.sql import SqlSink, series_key, to_ns
+from cellmon.db.models import TimeSeriesPoint
 from tests.core.timeseries.conftest import MakeSink
 
 MakeAnySink = Callable[[], Awaitable[TimeSeriesSink]]
@@ -105,3 +107,22 @@ async def test_a_rewritten_point_is_counted_once_and_other_series_keep_theirs(
     assert await sink.count_per_interval(
         "student_progress", MINUTE, end, 60, {}, {"success": False}
     ) == [CountBucket(MINUTE, 1)]
+
+
+async def test_the_table_keeps_awkward_tags_and_fields_as_written(database: Database) -> None:
+    awkward = 'a "quoted" \\ \\n \t\x01 \u2028 😀 漢字'
+    tags = {"userId": awkward, "event": "cell_executed", "empty": ""}
+    fields: dict[str, FieldValue] = {
+        "note": awkward,
+        "success": False,
+        "count": 2**62,
+        "ratio": 0.1,
+    }
+    time_ns = to_ns(MINUTE) + 123
+    await SqlSink(database).write([Point("student_progress", tags, fields, time_ns)])
+    async with database.sessions() as session:
+        [point] = (await session.scalars(select(TimeSeriesPoint))).all()
+    assert (point.measurement, point.time_ns) == ("student_progress", time_ns)
+    assert point.tags == {"userId": awkward, "event": "cell_executed"}
+    assert point.fields == fields
+    assert point.series_key == series_key("student_progress", tags)
