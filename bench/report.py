@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.ingest import SERVICE_PROCESSES
 from bench.stack import ROOT
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -143,6 +144,8 @@ def _cpu_per_event_table(results: list[dict[str, Any]]) -> list[str]:
     if not measured:
         return []
     groups = list(dict.fromkeys(name for r in measured for name in r["cpu_us_per_event"]))
+    # Our processes first, then the services they use.
+    groups.sort(key=lambda name: name in SERVICE_PROCESSES.values())
     lines = [
         "",
         "CPU µs per processed event, from the start of the load until every event was "
