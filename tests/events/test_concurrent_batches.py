@@ -56,46 +56,46 @@ async def record(
     return await processor.process([message(name, events)])
 
 
+async def record_while_paused(
+    app: FastAPI, first: list[dict[str, Any]], second: list[dict[str, Any]]
+) -> BatchOutcome:
+    """Record `first` (with a PAUSE event) until its handlers pause inside its transaction,
+    record `second` meanwhile (it must not wait for the first), then let the first finish;
+    the first batch's outcome."""
+    pausing = PausingRegistry()
+    paused = asyncio.create_task(record(app, "first", first, pausing.registry))
+    async with asyncio.timeout(10):
+        await pausing.paused.wait()
+    async with asyncio.timeout(10):
+        await record(app, "second", second)
+    pausing.release.set()
+    async with asyncio.timeout(10):
+        return await paused
+
+
 async def test_a_batch_commits_while_another_over_the_same_rows_is_in_its_handlers(
     app: FastAPI,
 ) -> None:
     cell = "shared-cell"
     await record(app, "before", [execution(cell, time="2025-01-19T03:30:00.000Z")])
-    pausing = PausingRegistry()
-    first = asyncio.create_task(
-        record(
-            app,
-            "first",
-            [
-                # Without a name: the one the second batch brings is kept.
-                execution(cell, error=True, time="2025-01-19T03:31:00.000Z", userName=None),
-                execution(cell, error=True, time="2025-01-19T03:31:01.000Z", userName=None),
-                client_event(eventType=PAUSE, eventTime="2025-01-19T03:31:02.000Z", userName=None),
-                client_event(eventType="help", eventTime="2025-01-19T03:31:03.000Z", userName=None),
-            ],
-            pausing.registry,
-        )
-    )
-    async with asyncio.timeout(10):
-        await pausing.paused.wait()
     # The first batch holds its transaction open; the second one, over the same student,
     # session and cell, does not wait for it.
-    async with asyncio.timeout(10):
-        await record(
-            app,
-            "second",
-            [
-                execution(cell, error=True, time="2025-01-19T03:32:00.000Z"),
-                client_event(
-                    eventType="session_end",
-                    eventTime="2025-01-19T03:32:05.000Z",
-                    userName="Renamed",
-                ),
-            ],
-        )
-    pausing.release.set()
-    async with asyncio.timeout(10):
-        outcome = await first
+    outcome = await record_while_paused(
+        app,
+        [
+            # Without a name: the one the second batch brings is kept.
+            execution(cell, error=True, time="2025-01-19T03:31:00.000Z", userName=None),
+            execution(cell, error=True, time="2025-01-19T03:31:01.000Z", userName=None),
+            client_event(eventType=PAUSE, eventTime="2025-01-19T03:31:02.000Z", userName=None),
+            client_event(eventType="help", eventTime="2025-01-19T03:31:03.000Z", userName=None),
+        ],
+        [
+            execution(cell, error=True, time="2025-01-19T03:32:00.000Z"),
+            client_event(
+                eventType="session_end", eventTime="2025-01-19T03:32:05.000Z", userName="Renamed"
+            ),
+        ],
+    )
     # The first batch's two errors continue the second's, committed before: a streak of 3.
     assert [m.type for m in outcome.messages].count(STUCK_ALERT) == 1
     async with app.state.database.sessions() as session:

@@ -7,7 +7,6 @@ cell states count every execution.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlalchemy import select
 from cellmon.db.models import Student, StudentCellState, StudentSession
 from cellmon.events.handlers import ACTIVITY_RESOLUTION
 from tests.events.helpers import client_event, drain, execution, postgres_only
-from tests.events.test_concurrent_batches import PAUSE, PausingRegistry, record
+from tests.events.test_concurrent_batches import PAUSE, record, record_while_paused
 
 START = datetime(2025, 1, 19, 3, 0, tzinfo=UTC)
 # Seconds; the tests' other events come within 20 s of each other, well within it.
@@ -124,35 +123,17 @@ async def test_a_batch_that_skips_its_merge_loses_nothing_a_concurrent_one_wrote
     app: FastAPI,
 ) -> None:
     await record(app, "before", [execution("c", time=at(0))])
-    pausing = PausingRegistry()
     # The first batch reads the stored rows, finds nothing to change, and waits in its
     # handlers while the second one renames the student, moves its activity and ends the
     # session.
-    first = asyncio.create_task(
-        record(
-            app,
-            "first",
-            [
-                execution("c", time=at(10)),
-                client_event(eventType=PAUSE, eventTime=at(11)),
-            ],
-            pausing.registry,
-        )
+    await record_while_paused(
+        app,
+        [execution("c", time=at(10)), client_event(eventType=PAUSE, eventTime=at(11))],
+        [
+            execution("c", error=True, time=at(60), userName="Renamed"),
+            client_event(eventType="session_end", eventTime=at(61), userName="Renamed"),
+        ],
     )
-    async with asyncio.timeout(10):
-        await pausing.paused.wait()
-    async with asyncio.timeout(10):
-        await record(
-            app,
-            "second",
-            [
-                execution("c", error=True, time=at(60), userName="Renamed"),
-                client_event(eventType="session_end", eventTime=at(61), userName="Renamed"),
-            ],
-        )
-    pausing.release.set()
-    async with asyncio.timeout(10):
-        await first
     student, student_session, state = await stored(app)
     assert student.name == "Renamed"
     assert student.last_activity_at == START + timedelta(seconds=61)
