@@ -122,6 +122,18 @@ async def _help_state(client: httpx.AsyncClient, class_id: int) -> tuple[str, di
     return tile["state"], progress["help"]
 
 
+async def _assert_open_request(
+    client: httpx.AsyncClient, class_id: int, requested_at: datetime
+) -> None:
+    """The student's help request is open again, as a new request made at `requested_at`."""
+    state, help_state = await _help_state(client, class_id)
+    assert state == "help"
+    assert help_state["active"] is True
+    assert help_state["handled_at"] is None
+    assert isinstance(help_state["requested_at"], str)
+    assert help_state["requested_at"].startswith(requested_at.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
 async def _handled_request(app: FastAPI, client: httpx.AsyncClient, start: datetime) -> int:
     """A class whose only student asked for help at `start`, as the client does, and an
     instructor who marked it handled; the class id."""
@@ -171,14 +183,7 @@ async def test_help_stop_then_help_is_a_new_request(
     await _post_and_drain(app, client, _help("help_stop", start + timedelta(seconds=15)))
     await _post_and_drain(app, client, _help("help", start + timedelta(seconds=20)))
 
-    state, help_state = await _help_state(client, class_id)
-    assert state == "help"
-    assert help_state["active"] is True
-    assert help_state["handled_at"] is None
-    assert help_state["requested_at"] is not None
-    assert help_state["requested_at"].startswith(
-        (start + timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%S")
-    )
+    await _assert_open_request(client, class_id, start + timedelta(seconds=20))
 
 
 async def test_help_after_a_long_silence_is_a_new_request(
@@ -190,7 +195,4 @@ async def test_help_after_a_long_silence_is_a_new_request(
     # No repeat for five minutes: the toggle went off (its help_stop lost) and on again.
     await _post_and_drain(app, client, _help("help", start + timedelta(minutes=5)))
 
-    state, help_state = await _help_state(client, class_id)
-    assert state == "help"
-    assert help_state["active"] is True
-    assert help_state["handled_at"] is None
+    await _assert_open_request(client, class_id, start + timedelta(minutes=5))
