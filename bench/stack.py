@@ -151,6 +151,12 @@ bind-address = "127.0.0.1:{rpc_port}"
         return int(series[0]["values"][0][1]) if series else 0
 
 
+# Settings a run takes from the environment, to compare a tuning with the default in the
+# same conditions (e.g. CELLMON_WORKER_BATCH_SIZE=1000 python -m bench ingest); every other
+# service and CELLMON_ variable is the stack's own.
+TUNABLE_SETTINGS = frozenset({"CELLMON_WORKER_BATCH_SIZE"})
+
+
 @dataclass
 class Stack:
     """What one configuration of cellmon needs: its environment and its fresh stores."""
@@ -168,6 +174,7 @@ class Stack:
             key: value
             for key, value in os.environ.items()
             if not key.startswith(("POSTGRES_", "REDIS_", "INFLUXDB_", "CELLMON_"))
+            or key in TUNABLE_SETTINGS
         }
         env["CELLMON_LOG_LEVEL"] = "WARNING"
         env["CELLMON_LOG_FORMAT"] = "json"
