@@ -36,16 +36,24 @@ JSON = {"Content-Type": "application/json"}
 LEASE_SECONDS = 0.3
 
 
+OVERRIDES: dict[str, Any] = {
+    # No worker inside the app: each test drives its own.
+    "CELLMON_RUN_WORKER_IN_SERVER": False,
+    "CELLMON_QUEUE_LEASE_SECONDS": LEASE_SECONDS,
+    "CELLMON_WORKER_RETRY_BASE_SECONDS": 0,
+    # One try: an event failing for its own sake is dead-lettered at once.
+    "CELLMON_WORKER_MAX_ATTEMPTS": 1,
+}
+# For tests that hold a batch in hand on purpose and count its writes: a lease that cannot
+# end meanwhile, however slow the machine (a redelivered batch would be written again).
+long_lease = pytest.mark.parametrize(
+    "settings_overrides", [{**OVERRIDES, "CELLMON_QUEUE_LEASE_SECONDS": 60}]
+)
+
+
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    # No worker inside the app: each test drives its own.
-    return {
-        "CELLMON_RUN_WORKER_IN_SERVER": False,
-        "CELLMON_QUEUE_LEASE_SECONDS": LEASE_SECONDS,
-        "CELLMON_WORKER_RETRY_BASE_SECONDS": 0,
-        # One try: an event failing for its own sake is dead-lettered at once.
-        "CELLMON_WORKER_MAX_ATTEMPTS": 1,
-    }
+    return OVERRIDES
 
 
 async def post(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> None:
@@ -296,6 +304,7 @@ async def _second_batch_recorded_while_the_first_writes(
     return worker, running
 
 
+@long_lease
 async def test_next_batch_is_recorded_while_the_previous_one_writes_its_points(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
@@ -318,6 +327,7 @@ async def test_next_batch_is_recorded_while_the_previous_one_writes_its_points(
         await asyncio.wait_for(running, 10)
 
 
+@long_lease
 async def test_stop_finishes_and_acknowledges_both_batches_in_hand(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
