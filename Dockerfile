@@ -2,9 +2,9 @@
 FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY cellmon ./cellmon
-RUN python -m venv /opt/cellmon && /opt/cellmon/bin/pip install .
+RUN python -m venv /opt/cellmon && /opt/cellmon/bin/pip install -c constraints.txt .
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /var/lib/cellmon --create-home cellmon
