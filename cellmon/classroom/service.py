@@ -236,6 +236,9 @@ async def resolve_help(
         # The `help` repeats that follow (queued before the click, or sent since because the
         # student's toggle is still on) then leave the request closed: see events/handlers.py.
         student.help_handled_at = now
+        # In SQL, so that two clicks at once both count: a worker's batch that read the count
+        # before either learns at its merge that the request was closed meanwhile.
+        student.help_handled_count = Student.help_handled_count + 1
         await session.commit()
         classes = await repository.class_ids_of_student(session, student_id)
         await publish_best_effort(

@@ -75,6 +75,7 @@ _STUDENT_COMPARED = (
     "last_activity_at",
     "help_last_seen_at",
     "help_handled_at",
+    "help_handled_count",
 )
 _SESSION_COMPARED = ("started_at", "last_seen_at", "ended_at")
 
@@ -96,6 +97,9 @@ async def open_batch(
         [{**row, "created_at": now, "updated_at": now} for row in student_rows],
         _STUDENT_COMPARED,
     )
+    for row in student_rows:
+        if (previous := stored_students.get(row["email"])) is not None:
+            row["help_handled_count"] = previous.help_handled_count
     handled = _keep_handled_requests_closed(student_rows, ordered, stored_students)
     session_rows = _session_rows(ordered, students)
     sessions, stored_sessions = await repository.resolve_ids(
@@ -135,7 +139,18 @@ async def close_batch(context: BatchContext) -> None:
     """Merge the batch into the shared rows that existed before it: the batch's last
     statements, in a fixed table order (see the module's docstring)."""
     session, dialect = context.session, context.dialect
-    await repository.merge_students(session, dialect, context.student_merges)
+    closed_meanwhile = await repository.merge_students(session, dialect, context.student_merges)
+    if closed_meanwhile:
+        # The merge kept those requests closed: announcing them open would contradict it.
+        context.notifications = [
+            note
+            for note in context.notifications
+            if not (
+                note.type == HELP_REQUEST
+                and note.data["active"]
+                and note.student_id in closed_meanwhile
+            )
+        ]
     await repository.merge_sessions(session, dialect, context.session_merges)
     await _update_cell_states(context)
 
@@ -154,6 +169,7 @@ def _student_rows(ordered: Sequence[IngestEvent]) -> list[dict[str, Any]]:
                 "help_requested_at": None,
                 "help_last_seen_at": None,
                 "help_handled_at": None,
+                "help_handled_count": 0,
             }
         if event.user_name:
             row["name"] = event.user_name

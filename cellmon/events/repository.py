@@ -36,6 +36,7 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    not_,
     or_,
     select,
 )
@@ -196,20 +197,27 @@ def _earlier(current: ColumnElement[Any], incoming: ColumnElement[Any]) -> Colum
 
 async def merge_students(
     session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Merge a batch's name, team, activity and help state into its students' rows.
+) -> set[int]:
+    """Merge a batch's name, team, activity and help state into its students' rows; the ids
+    of the students whose help requests an instructor closed since the batch read them.
 
-    A row's help state (help_active, help_requested_at, help_last_seen_at) applies only when
-    it is newer than the stored one, so a late `help` cannot reopen a request closed since.
+    A row's help state (help_active, help_requested_at, help_handled_at) applies only when it
+    is newer than the stored one, so a late `help` cannot reopen a request closed since. Nor
+    does it apply when the stored help_handled_count has moved past the row's (the count the
+    batch read): an instructor marked the request handled meanwhile, and the batch's `help`
+    events, sent before that, only repeat it. A batch that ends the request (its last help
+    event a help_stop) still ends it.
     """
     if not rows:
-        return
+        return set()
     now = utcnow()
     values = sorted(
         ({**row, "created_at": now, "updated_at": now} for row in rows),
         key=lambda row: row["email"],
     )
-    await _execute(session, dialect, _upsert_students(dialect, tuple(values[0])), values)
+    merged = await _execute(session, dialect, _upsert_students(dialect, tuple(values[0])), values)
+    counts_read = {row["email"]: row["help_handled_count"] for row in rows}
+    return {student_id for student_id, email, count in merged if count != counts_read[email]}
 
 
 @functools.cache
@@ -221,6 +229,15 @@ def _upsert_students(dialect: str, columns: Columns) -> Executable:
         or_(
             stored.help_last_seen_at.is_(None),
             incoming.help_last_seen_at >= stored.help_last_seen_at,
+        ),
+    )
+    # The rules are merge_students' docstring. A row closed without being handled is one
+    # whose last help event was a help_stop (a repeat of a handled request keeps its time).
+    help_applies = and_(
+        help_is_newer,
+        or_(
+            stored.help_handled_count == incoming.help_handled_count,
+            and_(not_(incoming.help_active), incoming.help_handled_at.is_(None)),
         ),
     )
     # A request still open keeps the time it was first made.
@@ -237,17 +254,15 @@ def _upsert_students(dialect: str, columns: Columns) -> Executable:
             "name": func.coalesce(incoming.name, stored.name),
             "team_name": func.coalesce(incoming.team_name, stored.team_name),
             "last_activity_at": _later(stored.last_activity_at, incoming.last_activity_at),
-            "help_active": case((help_is_newer, incoming.help_active), else_=stored.help_active),
-            "help_requested_at": case(
-                (help_is_newer, requested_at), else_=stored.help_requested_at
-            ),
+            "help_active": case((help_applies, incoming.help_active), else_=stored.help_active),
+            "help_requested_at": case((help_applies, requested_at), else_=stored.help_requested_at),
             "help_last_seen_at": _later(stored.help_last_seen_at, incoming.help_last_seen_at),
             "help_handled_at": case(
-                (help_is_newer, incoming.help_handled_at), else_=stored.help_handled_at
+                (help_applies, incoming.help_handled_at), else_=stored.help_handled_at
             ),
             "updated_at": incoming.updated_at,
         },
-    )
+    ).returning(stored.id, stored.email, stored.help_handled_count)
 
 
 async def merge_sessions(

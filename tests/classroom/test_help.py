@@ -10,9 +10,17 @@ import orjson
 from fastapi import FastAPI
 
 from cellmon.core.bus import MessageBus
-from cellmon.live.messages import decode_packet
+from cellmon.live.messages import HELP_REQUEST, decode_packet
 from tests.classroom.seed import Seeder, ago, database
-from tests.events.helpers import EMAIL, client_event, drain
+from tests.events.helpers import (
+    EMAIL,
+    PAUSE,
+    PausingRegistry,
+    client_event,
+    drain,
+    postgres_only,
+    record,
+)
 
 
 async def test_resolving_clears_help_and_tells_every_view(
@@ -196,3 +204,85 @@ async def test_help_after_a_long_silence_is_a_new_request(
     await _post_and_drain(app, client, _help("help", start + timedelta(minutes=5)))
 
     await _assert_open_request(client, class_id, start + timedelta(minutes=5))
+
+
+@postgres_only
+async def test_a_click_while_a_batch_records_a_repeat_keeps_the_request_closed(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=2)
+    async with database(app).sessions() as session:
+        seed = Seeder(session)
+        klass = await seed.klass()
+        student = await seed.student(EMAIL, klass)
+        await session.commit()
+    await _post_and_drain(app, client, _help("help", start))
+
+    # A worker's batch reads the open request, then holds its transaction while the
+    # instructor marks the request handled.
+    repeat = start + timedelta(seconds=10)
+    pausing = PausingRegistry()
+    batch = asyncio.create_task(
+        record(
+            app,
+            "repeat",
+            [_help("help", repeat), _help(PAUSE, repeat + timedelta(seconds=1))],
+            pausing.registry,
+        )
+    )
+    async with asyncio.timeout(10):
+        await pausing.paused.wait()
+    resolved = await client.post(f"/api/v1/progress/classes/{klass.id}/help/{student.id}/resolve")
+    assert resolved.json()["was_active"] is True
+    pausing.release.set()
+    async with asyncio.timeout(10):
+        outcome = await batch
+
+    state, help_state = await _help_state(client, klass.id)
+    assert state != "help"
+    assert help_state["active"] is False
+    assert help_state["handled_at"] is not None
+    assert isinstance(help_state["last_seen_at"], str)
+    assert help_state["last_seen_at"].startswith(repeat.strftime("%Y-%m-%dT%H:%M:%S"))
+    # Nor do the dashboards hear that the request opened again.
+    assert not [message for message in outcome.messages if message.type == HELP_REQUEST]
+    # The next repeat continues the handled request.
+    await _post_and_drain(app, client, _help("help", start + timedelta(seconds=20)))
+    state, help_state = await _help_state(client, klass.id)
+    assert help_state["active"] is False
+
+
+@postgres_only
+async def test_a_help_stop_recorded_across_a_click_still_ends_the_request(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=2)
+    async with database(app).sessions() as session:
+        seed = Seeder(session)
+        klass = await seed.klass()
+        student = await seed.student(EMAIL, klass)
+        await session.commit()
+    await _post_and_drain(app, client, _help("help", start))
+
+    pausing = PausingRegistry()
+    batch = asyncio.create_task(
+        record(
+            app,
+            "stop",
+            [
+                _help("help_stop", start + timedelta(seconds=5)),
+                _help(PAUSE, start + timedelta(seconds=6)),
+            ],
+            pausing.registry,
+        )
+    )
+    async with asyncio.timeout(10):
+        await pausing.paused.wait()
+    await client.post(f"/api/v1/progress/classes/{klass.id}/help/{student.id}/resolve")
+    pausing.release.set()
+    async with asyncio.timeout(10):
+        await batch
+
+    # The toggle went off: its next `help` is a new request, however soon it comes.
+    await _post_and_drain(app, client, _help("help", start + timedelta(seconds=8)))
+    await _assert_open_request(client, klass.id, start + timedelta(seconds=8))

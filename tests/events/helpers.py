@@ -2,7 +2,8 @@
 
 `drain(app)` runs a worker on the app's own backends until the queue is empty, entries in
 flight in the app's in-server worker included, so that a test can assert on the database
-right after it returns. Other domains' tests may use it.
+right after it returns. Other domains' tests may use it. `record` runs one batch through
+the recording pipeline directly, and `PausingRegistry` holds a batch inside its transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,8 +21,13 @@ from fastapi import FastAPI
 
 from cellmon.core.backends import Backends
 from cellmon.core.database import Database
+from cellmon.core.queue import QueuedMessage
 from cellmon.core.settings import Settings
-from cellmon.events.registry import HandlerRegistry
+from cellmon.events.context import BatchContext
+from cellmon.events.pipeline import BatchOutcome, BatchProcessor
+from cellmon.events.registry import HandlerRegistry, builtin_registry
+from cellmon.events.schemas import EVENT_LIST, IngestEvent
+from cellmon.events.service import queue_body
 from cellmon.worker.runner import Worker
 from tests.services import REDIS_HOST, REDIS_PORT, service_missing, unique_name
 
@@ -149,3 +156,33 @@ def redis_overrides(prefix: str) -> dict[str, Any]:
 
 
 postgres_only = pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+
+
+PAUSE = "test_pause"
+
+
+class PausingRegistry:
+    """The built-in handlers, plus one for PAUSE events that holds its batch's transaction
+    open (after the handlers of the events before it) until released."""
+
+    def __init__(self) -> None:
+        self.registry: HandlerRegistry = builtin_registry()
+        self.paused = asyncio.Event()
+        self.release = asyncio.Event()
+        self.registry.register(PAUSE, self._pause)
+
+    async def _pause(self, context: BatchContext, events: Sequence[IngestEvent]) -> None:
+        self.paused.set()
+        await self.release.wait()
+
+
+def message(name: str, events: list[dict[str, Any]]) -> QueuedMessage:
+    body = queue_body(EVENT_LIST.validate_python(events), datetime.now(UTC), 65536)
+    return QueuedMessage(name, (body,), 1)
+
+
+async def record(
+    app: FastAPI, name: str, events: list[dict[str, Any]], registry: HandlerRegistry | None = None
+) -> BatchOutcome:
+    processor = BatchProcessor(app.state.database, app.state.settings, registry)
+    return await processor.process([message(name, events)])

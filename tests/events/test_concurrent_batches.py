@@ -8,52 +8,27 @@ and when both create the same student, the second waits for the first and merges
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from cellmon.core.queue import QueuedMessage
 from cellmon.db.models import Student, StudentCellState, StudentSession
-from cellmon.events.context import BatchContext
-from cellmon.events.pipeline import BatchOutcome, BatchProcessor
-from cellmon.events.registry import HandlerRegistry, builtin_registry
-from cellmon.events.schemas import EVENT_LIST, IngestEvent
-from cellmon.events.service import queue_body
+from cellmon.events.pipeline import BatchOutcome
 from cellmon.live.messages import STUCK_ALERT
-from tests.events.helpers import EMAIL, SESSION_ID, client_event, execution, postgres_only
+from tests.events.helpers import (
+    EMAIL,
+    PAUSE,
+    SESSION_ID,
+    PausingRegistry,
+    client_event,
+    execution,
+    postgres_only,
+    record,
+)
 
 pytestmark = postgres_only
-PAUSE = "test_pause"
-
-
-class PausingRegistry:
-    """The built-in handlers, plus one for PAUSE events that holds its batch's transaction
-    open (after the handlers of the events before it) until released."""
-
-    def __init__(self) -> None:
-        self.registry: HandlerRegistry = builtin_registry()
-        self.paused = asyncio.Event()
-        self.release = asyncio.Event()
-        self.registry.register(PAUSE, self._pause)
-
-    async def _pause(self, context: BatchContext, events: Sequence[IngestEvent]) -> None:
-        self.paused.set()
-        await self.release.wait()
-
-
-def message(name: str, events: list[dict[str, Any]]) -> QueuedMessage:
-    body = queue_body(EVENT_LIST.validate_python(events), datetime.now(UTC), 65536)
-    return QueuedMessage(name, (body,), 1)
-
-
-async def record(
-    app: FastAPI, name: str, events: list[dict[str, Any]], registry: HandlerRegistry | None = None
-) -> BatchOutcome:
-    processor = BatchProcessor(app.state.database, app.state.settings, registry)
-    return await processor.process([message(name, events)])
 
 
 async def record_while_paused(

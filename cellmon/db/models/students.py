@@ -26,6 +26,9 @@ class Student(TimestampMixin, Base):
     # When an instructor marked the request handled; the client's repeats of that same request
     # (it sends `help` every 10 s while the toggle is on) leave it closed until a help_stop.
     help_handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How many times an instructor marked a request handled: a batch that read a lower count
+    # learns at its merge that a request it saw open was closed meanwhile.
+    help_handled_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class StudentSession(Base):
