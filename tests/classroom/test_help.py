@@ -10,6 +10,7 @@ import orjson
 from fastapi import FastAPI
 
 from cellmon.core.bus import MessageBus
+from cellmon.events.pipeline import BatchOutcome
 from cellmon.live.messages import HELP_REQUEST, decode_packet
 from tests.classroom.seed import Seeder, ago, database
 from tests.events.helpers import (
@@ -142,18 +143,52 @@ async def _assert_open_request(
     assert help_state["requested_at"].startswith(requested_at.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
-async def _handled_request(app: FastAPI, client: httpx.AsyncClient, start: datetime) -> int:
-    """A class whose only student asked for help at `start`, as the client does, and an
-    instructor who marked it handled; the class id."""
+async def _open_request(app: FastAPI, client: httpx.AsyncClient, start: datetime) -> str:
+    """A class whose only student asked for help at `start`, as the client does; the path
+    that marks the request handled."""
     async with database(app).sessions() as session:
         seed = Seeder(session)
         klass = await seed.klass()
         student = await seed.student(EMAIL, klass)
         await session.commit()
     await _post_and_drain(app, client, _help("help", start))
-    resolved = await client.post(f"/api/v1/progress/classes/{klass.id}/help/{student.id}/resolve")
+    return f"/api/v1/progress/classes/{klass.id}/help/{student.id}/resolve"
+
+
+async def _handled_request(app: FastAPI, client: httpx.AsyncClient, start: datetime) -> int:
+    """A class whose only student asked for help at `start`, and an instructor who marked it
+    handled; the class id."""
+    resolve = await _open_request(app, client, start)
+    resolved = await client.post(resolve)
     assert resolved.json()["was_active"] is True
-    return klass.id
+    return int(resolved.json()["class_id"])
+
+
+async def _record_across_a_click(
+    app: FastAPI, client: httpx.AsyncClient, start: datetime, events: list[dict[str, object]]
+) -> tuple[int, BatchOutcome]:
+    """An open request made at `start`, then a worker's batch of `events` that reads the
+    student's help state and holds its transaction while an instructor marks the request
+    handled; the class id and the batch's outcome."""
+    resolve = await _open_request(app, client, start)
+    pausing = PausingRegistry()
+    last = max(datetime.fromisoformat(str(event["eventTime"])) for event in events)
+    batch = asyncio.create_task(
+        record(
+            app,
+            "across a click",
+            [*events, _help(PAUSE, last + timedelta(seconds=1))],
+            pausing.registry,
+        )
+    )
+    async with asyncio.timeout(10):
+        await pausing.paused.wait()
+    resolved = await client.post(resolve)
+    assert resolved.json()["was_active"] is True
+    pausing.release.set()
+    async with asyncio.timeout(10):
+        outcome = await batch
+    return int(resolved.json()["class_id"]), outcome
 
 
 async def test_a_handled_request_stays_closed_while_the_client_repeats_it(
@@ -211,34 +246,10 @@ async def test_a_click_while_a_batch_records_a_repeat_keeps_the_request_closed(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     start = datetime.now(UTC) - timedelta(minutes=2)
-    async with database(app).sessions() as session:
-        seed = Seeder(session)
-        klass = await seed.klass()
-        student = await seed.student(EMAIL, klass)
-        await session.commit()
-    await _post_and_drain(app, client, _help("help", start))
-
-    # A worker's batch reads the open request, then holds its transaction while the
-    # instructor marks the request handled.
     repeat = start + timedelta(seconds=10)
-    pausing = PausingRegistry()
-    batch = asyncio.create_task(
-        record(
-            app,
-            "repeat",
-            [_help("help", repeat), _help(PAUSE, repeat + timedelta(seconds=1))],
-            pausing.registry,
-        )
-    )
-    async with asyncio.timeout(10):
-        await pausing.paused.wait()
-    resolved = await client.post(f"/api/v1/progress/classes/{klass.id}/help/{student.id}/resolve")
-    assert resolved.json()["was_active"] is True
-    pausing.release.set()
-    async with asyncio.timeout(10):
-        outcome = await batch
+    class_id, outcome = await _record_across_a_click(app, client, start, [_help("help", repeat)])
 
-    state, help_state = await _help_state(client, klass.id)
+    state, help_state = await _help_state(client, class_id)
     assert state != "help"
     assert help_state["active"] is False
     assert help_state["handled_at"] is not None
@@ -248,7 +259,7 @@ async def test_a_click_while_a_batch_records_a_repeat_keeps_the_request_closed(
     assert not [message for message in outcome.messages if message.type == HELP_REQUEST]
     # The next repeat continues the handled request.
     await _post_and_drain(app, client, _help("help", start + timedelta(seconds=20)))
-    state, help_state = await _help_state(client, klass.id)
+    state, help_state = await _help_state(client, class_id)
     assert help_state["active"] is False
 
 
@@ -257,32 +268,10 @@ async def test_a_help_stop_recorded_across_a_click_still_ends_the_request(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     start = datetime.now(UTC) - timedelta(minutes=2)
-    async with database(app).sessions() as session:
-        seed = Seeder(session)
-        klass = await seed.klass()
-        student = await seed.student(EMAIL, klass)
-        await session.commit()
-    await _post_and_drain(app, client, _help("help", start))
-
-    pausing = PausingRegistry()
-    batch = asyncio.create_task(
-        record(
-            app,
-            "stop",
-            [
-                _help("help_stop", start + timedelta(seconds=5)),
-                _help(PAUSE, start + timedelta(seconds=6)),
-            ],
-            pausing.registry,
-        )
+    class_id, _outcome = await _record_across_a_click(
+        app, client, start, [_help("help_stop", start + timedelta(seconds=5))]
     )
-    async with asyncio.timeout(10):
-        await pausing.paused.wait()
-    await client.post(f"/api/v1/progress/classes/{klass.id}/help/{student.id}/resolve")
-    pausing.release.set()
-    async with asyncio.timeout(10):
-        await batch
 
     # The toggle went off: its next `help` is a new request, however soon it comes.
     await _post_and_drain(app, client, _help("help", start + timedelta(seconds=8)))
-    await _assert_open_request(client, klass.id, start + timedelta(seconds=8))
+    await _assert_open_request(client, class_id, start + timedelta(seconds=8))
