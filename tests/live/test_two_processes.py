@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
 from cellmon.core.bus.redis_pubsub import RedisPubSubBus, bus_channel
@@ -26,7 +25,6 @@ from tests.services import (
     REDIS_PORT,
     make_settings,
     postgres_overrides,
-    service_missing,
     unique_name,
 )
 
@@ -89,18 +87,6 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-@pytest.fixture
-async def redis_prefix() -> str:
-    client = Redis(host=REDIS_HOST, port=REDIS_PORT, socket_connect_timeout=5)
-    try:
-        await client.ping()
-    except Exception as exc:
-        service_missing("Redis", exc)
-    finally:
-        await client.aclose()
-    return unique_name("cellmon_test")
 
 
 @pytest.fixture
