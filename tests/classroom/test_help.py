@@ -19,7 +19,6 @@ from tests.events.helpers import (
     PausingRegistry,
     client_event,
     drain,
-    postgres_only,
     record,
 )
 
@@ -169,15 +168,17 @@ async def _record_across_a_click(
 ) -> tuple[int, BatchOutcome]:
     """An open request made at `start`, then a worker's batch of `events` that reads the
     student's help state and holds its transaction while an instructor marks the request
-    handled; the class id and the batch's outcome."""
+    handled; the class id and the batch's outcome.
+
+    The batch pauses in its first handler, before it writes anything: on SQLite a batch that
+    had written would hold the database's write lock, and the click would wait for it."""
     resolve = await _open_request(app, client, start)
     pausing = PausingRegistry()
-    last = max(datetime.fromisoformat(str(event["eventTime"])) for event in events)
     batch = asyncio.create_task(
         record(
             app,
             "across a click",
-            [*events, _help(PAUSE, last + timedelta(seconds=1))],
+            [_help(PAUSE, start + timedelta(seconds=1)), *events],
             pausing.registry,
         )
     )
@@ -241,7 +242,6 @@ async def test_help_after_a_long_silence_is_a_new_request(
     await _assert_open_request(client, class_id, start + timedelta(minutes=5))
 
 
-@postgres_only
 async def test_a_click_while_a_batch_records_a_repeat_keeps_the_request_closed(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -263,7 +263,6 @@ async def test_a_click_while_a_batch_records_a_repeat_keeps_the_request_closed(
     assert help_state["active"] is False
 
 
-@postgres_only
 async def test_a_help_stop_recorded_across_a_click_still_ends_the_request(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
