@@ -20,7 +20,7 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 ## Pin the newest versions that pyproject.toml allows (then run `make test` before committing).
-constraints: | $(BIN)/python
+constraints:
 	rm -rf .venv-constraints
 	$(PYTHON) -m venv .venv-constraints
 	.venv-constraints/bin/python -m pip install --quiet -e '.[dev]'
