@@ -10,6 +10,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cellmon.assignments.router import router as assignments_router
+from cellmon.audit.router import router as audit_router
+from cellmon.auth.router import router as auth_router
+from cellmon.auth.tokens import TokenCodec
 from cellmon.classes.router import router as classes_router
 from cellmon.classroom.router import router as classroom_router
 from cellmon.core.backends import Backends, build_backends
@@ -28,6 +31,7 @@ from cellmon.progress.router import router as progress_router
 from cellmon.students.router import router as students_router
 from cellmon.submissions.router import router as submissions_router
 from cellmon.testevents.router import router as testevents_router
+from cellmon.users.router import router as users_router
 
 # JupyterLab on the teacher's or student's own machine, on whatever port it picked.
 LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
@@ -87,9 +91,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.tokens = TokenCodec.from_settings(settings)
 
     api = settings.API_V1_STR
     for router in (
+        auth_router,
+        users_router,
+        audit_router,
         events_router,
         executions_router,
         classes_router,

@@ -32,6 +32,8 @@ from cellmon.db import (
     models,  # noqa: F401  (puts every table on the metadata)
 )
 from cellmon.db.base import Base
+from cellmon.db.models import User
+from tests.accounts import ADMIN_EMAIL, create_account, signed_in
 from tests.services import (
     INFLUXDB_URL,
     make_settings,
@@ -157,9 +159,20 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+async def admin_user(app: FastAPI) -> User:
+    return await create_account(app, ADMIN_EMAIL, "admin", full_name="Test Admin")
+
+
+@pytest.fixture
+async def client(app: FastAPI, admin_user: User) -> AsyncIterator[httpx.AsyncClient]:
+    """The app's HTTP client, signed in as an admin (who may do anything)."""
+    async with signed_in(app, admin_user) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with signed_in(app, None) as http:
         yield http
 
 

@@ -56,6 +56,7 @@ def make_settings(**overrides: Any) -> Settings:
         "INFLUXDB_URL": None,
         "BACKEND_CORS_ORIGINS": [],
         "CELLMON_LOG_FORMAT": "console",
+        "CELLMON_SECRET_KEY": "a-test-secret-that-is-long-enough-for-hs256-signing",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -101,6 +101,20 @@ class Settings(BaseSettings):
     # A claimed queue entry not acknowledged for this long is delivered to another worker.
     CELLMON_QUEUE_LEASE_SECONDS: float = Field(default=60, gt=0)
 
+    # "production" refuses unsafe settings at start-up and requires an ingest key on events
+    # (docs/security.md); "development" takes keyless events, as `make run` does.
+    CELLMON_ENV: Literal["development", "production"] = "development"
+    # Signs access tokens. Unset: generated once into CELLMON_DATA_DIR/secret_key (development
+    # only; every process of a production deployment needs the same value).
+    CELLMON_SECRET_KEY: SecretStr | None = None
+    CELLMON_ACCESS_TOKEN_MINUTES: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    # The first admin, created on the first start when no account exists yet.
+    CELLMON_ADMIN_EMAIL: str | None = None
+    CELLMON_ADMIN_PASSWORD: SecretStr | None = None
+    # How long a process trusts its cached answer about an ingest key (a revoked key stops
+    # working everywhere within this time).
+    CELLMON_INGEST_KEY_CACHE_SECONDS: float = Field(default=30.0, ge=0)
+
     @field_validator("INFLUXDB_API_VERSION", mode="before")
     @classmethod
     def _version_number(cls, value: object) -> object:
@@ -120,6 +134,10 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [origin.strip() for origin in text.split(",") if origin.strip()]
         return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.CELLMON_ENV == "production"
 
     @property
     def uses_postgres(self) -> bool:

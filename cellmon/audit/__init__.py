@@ -1,0 +1,1 @@
+"""The audit trail: who graded, regraded, deleted, created keys or closed help requests."""

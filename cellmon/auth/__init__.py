@@ -1,0 +1,1 @@
+"""Who is asking: accounts' passwords and tokens, sign-in, and what each role may see."""

@@ -1,0 +1,142 @@
+"""`/auth`: sign in (OAuth2 password flow, or the dashboard's cookie), refresh, sign out,
+change one's password."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from cellmon.auth import repository, service
+from cellmon.auth.deps import (
+    BEARER_CHALLENGE,
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    CurrentUser,
+    token_codec,
+)
+from cellmon.auth.schemas import AccessToken, PasswordChange
+from cellmon.auth.tokens import IssuedToken
+from cellmon.core.deps import SessionDep
+from cellmon.db.models import User
+from cellmon.users.schemas import UserResponse
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+WRONG_CREDENTIALS = "wrong e-mail address or password, or the account is disabled"
+SignInForm = Annotated[OAuth2PasswordRequestForm, Depends()]
+
+
+async def _sign_in(session: SessionDep, form: OAuth2PasswordRequestForm) -> User:
+    user = await service.authenticate(session, form.username, form.password)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS, BEARER_CHALLENGE)
+    await session.commit()
+    return user
+
+
+def _answer(issued: IssuedToken) -> AccessToken:
+    return AccessToken(access_token=issued.token, expires_in=issued.expires_in)
+
+
+@router.post(
+    "/token",
+    summary="Sign in: an access token for an e-mail address and password (OAuth2 password flow)",
+    responses={401: {"description": WRONG_CREDENTIALS}},
+)
+async def issue_token(request: Request, session: SessionDep, form: SignInForm) -> AccessToken:
+    user = await _sign_in(session, form)
+    return _answer(token_codec(request).issue(user.id))
+
+
+@router.post(
+    "/refresh",
+    summary="A fresh token for the one presented, which stops working",
+)
+async def refresh_token(
+    request: Request, session: SessionDep, principal: CurrentUser
+) -> AccessToken:
+    issued = token_codec(request).issue(principal.user_id)
+    await service.sign_out(session, principal)
+    await session.commit()
+    return _answer(issued)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out: the token (or session cookie) presented stops working",
+)
+async def logout(session: SessionDep, principal: CurrentUser, response: Response) -> None:
+    await service.sign_out(session, principal)
+    await session.commit()
+    clear_session_cookies(response)
+
+
+@router.post(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change one's own password; every session of the account ends",
+    responses={400: {"description": "The current password is wrong or the new one too weak."}},
+)
+async def change_password(
+    body: PasswordChange, session: SessionDep, principal: CurrentUser, response: Response
+) -> None:
+    user = await repository.get(session, principal.user_id)
+    assert user is not None  # the principal was just loaded
+    try:
+        changed = await service.change_own_password(
+            session, user, body.current_password, body.new_password
+        )
+    except service.WeakPassword as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    if not changed:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the current password is wrong")
+    await session.commit()
+    clear_session_cookies(response)
+
+
+@router.post(
+    "/session",
+    response_model=UserResponse,
+    summary="Sign in the browser: sets the HttpOnly session cookie and the CSRF cookie",
+    description="For the dashboard. Writes with the cookie must send the `cellmon_csrf` "
+    "cookie's value in the `X-CSRF-Token` header.",
+    responses={401: {"description": WRONG_CREDENTIALS}},
+)
+async def open_session(
+    request: Request, session: SessionDep, form: SignInForm, response: Response
+) -> User:
+    user = await _sign_in(session, form)
+    set_session_cookies(request, response, token_codec(request).issue(user.id, with_csrf=True))
+    return user
+
+
+def set_session_cookies(request: Request, response: Response, issued: IssuedToken) -> None:
+    secure = request.url.scheme == "https"
+    response.set_cookie(
+        SESSION_COOKIE,
+        issued.token,
+        max_age=issued.expires_in,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+    # Readable by the page's script, which echoes it in X-CSRF-Token; useless to another site,
+    # which can neither read it nor set the header.
+    response.set_cookie(
+        CSRF_COOKIE,
+        issued.csrf or "",
+        max_age=issued.expires_in,
+        httponly=False,
+        samesite="strict",
+        secure=secure,
+        path="/",
+    )
+
+
+def clear_session_cookies(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")

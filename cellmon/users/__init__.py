@@ -1,0 +1,1 @@
+"""Accounts `/users`: admins manage them; everyone reads its own."""
