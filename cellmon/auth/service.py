@@ -107,7 +107,7 @@ async def sign_out(session: AsyncSession, principal: Principal) -> None:
     await session.flush()
 
 
-def token_is_current(user: User, issued_at: int) -> bool:
-    """Whether a token issued at `issued_at` (whole seconds) outlived no password change,
-    reset or disabling of its account."""
-    return user.is_active and issued_at >= int(user.tokens_valid_after.timestamp())
+def token_is_current(user: User, issued_at: float) -> bool:
+    """Whether a token issued at `issued_at` outlived no password change, reset, change of
+    role or disabling of its account."""
+    return user.is_active and issued_at > user.tokens_valid_after.timestamp()

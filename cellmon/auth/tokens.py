@@ -32,7 +32,7 @@ class InvalidToken(Exception):
 class TokenClaims:
     user_id: int
     token_id: str
-    issued_at: int
+    issued_at: float
     expires_at: int
     csrf: str | None
 
@@ -85,14 +85,16 @@ class TokenCodec:
         return cls(secret_key(settings), settings.CELLMON_ACCESS_TOKEN_MINUTES * 60)
 
     def issue(self, user_id: int, *, with_csrf: bool = False) -> IssuedToken:
-        now = int(time.time())
+        # A fractional `iat` (RFC 7519 allows it): a token issued just after a password change
+        # in the same second must count as newer than the change, and one just before as older.
+        now = time.time()
         token_id = secrets.token_urlsafe(16)
         csrf = secrets.token_urlsafe(24) if with_csrf else None
         claims: dict[str, object] = {
             "sub": str(user_id),
             "aud": AUDIENCE,
             "iat": now,
-            "exp": now + self.lifetime_seconds,
+            "exp": int(now) + self.lifetime_seconds,
             "jti": token_id,
         }
         if csrf is not None:
@@ -113,7 +115,7 @@ class TokenCodec:
             return TokenClaims(
                 user_id=int(claims["sub"]),
                 token_id=str(claims["jti"]),
-                issued_at=int(claims["iat"]),
+                issued_at=float(claims["iat"]),
                 expires_at=int(claims["exp"]),
                 csrf=csrf if isinstance(csrf, str) else None,
             )
