@@ -23,6 +23,8 @@ from cellmon.dashboard.router import router as dashboard_router
 from cellmon.events.router import router as events_router
 from cellmon.executions.router import router as executions_router
 from cellmon.health.router import router as health_router
+from cellmon.ingestkeys.router import router as ingest_keys_router
+from cellmon.ingestkeys.service import IngestKeyResolver
 from cellmon.live.hub import LiveHub
 from cellmon.live.router import api_router as live_api_router
 from cellmon.live.router import router as live_router
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.tokens = TokenCodec.from_settings(settings)
+    app.state.ingest_keys = IngestKeyResolver(settings.CELLMON_INGEST_KEY_CACHE_SECONDS)
 
     api = settings.API_V1_STR
     for router in (
@@ -101,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events_router,
         executions_router,
         classes_router,
+        ingest_keys_router,
         assignments_router,
         submissions_router,
         students_router,

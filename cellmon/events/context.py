@@ -54,6 +54,8 @@ class BatchContext:
     student_merges: list[dict[str, Any]] = field(default_factory=list)
     session_merges: list[dict[str, Any]] = field(default_factory=list)
     cell_runs: dict[tuple[int, int], CellRun] = field(default_factory=dict)
+    # (student id, class id) of the events that came with a class's ingest key.
+    enrollments: set[tuple[int, int]] = field(default_factory=set)
     notifications: list[Notification] = field(default_factory=list)
 
     def notify(self, type_: str, student_id: int, data: Mapping[str, Any]) -> None:

@@ -8,9 +8,10 @@ sessions, student_cell_states) only for its last statements and two workers' bat
   reads what the existing students and sessions say;
 - the handlers insert the rows keyed by eventId, which no other batch updates;
 - `close_batch`, last, merges the batch into the existing students (activity, name, team,
-  help state) and sessions that it changes, and adds the new executions to the students' cell
-  states; always in that table order and with each table's rows sorted by key, so that
-  concurrent batches take the locks in one order and never deadlock.
+  help state) and sessions that it changes, adds the new executions to the students' cell
+  states, and enrolls the students of events that came with a class's ingest key; always in
+  that table order and with each table's rows sorted by key, so that concurrent batches take
+  the locks in one order and never deadlock.
 
 A student or session is changed when the batch brings a new name or team, newer help state,
 an earlier start or later end, or activity later than the stored one by more than
@@ -120,6 +121,11 @@ async def open_batch(
         sessions,
         notebooks,
         handled_help=handled,
+        enrollments={
+            (students[event.email], event.class_id)
+            for event in events
+            if event.class_id is not None
+        },
         student_merges=[
             row
             for row in student_rows
@@ -153,6 +159,9 @@ async def close_batch(context: BatchContext) -> None:
         ]
     await repository.merge_sessions(session, dialect, context.session_merges)
     await _update_cell_states(context)
+    # Last: a batch waiting here on another's enrollment of the same student holds no lock
+    # that the other still needs.
+    await repository.enroll(session, dialect, context.enrollments)
 
 
 def _student_rows(ordered: Sequence[IngestEvent]) -> list[dict[str, Any]]:

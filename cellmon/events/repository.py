@@ -52,6 +52,7 @@ from cellmon.db.base import utcnow
 from cellmon.db.models import (
     Cell,
     CellExecution,
+    Class,
     DeadLetter,
     Notebook,
     NotebookAccess,
@@ -71,6 +72,8 @@ CELL_STATES: Table = StudentCellState.__table__  # type: ignore[assignment]
 ACCESSES: Table = NotebookAccess.__table__  # type: ignore[assignment]
 PROGRESS_EVENTS: Table = ProgressEvent.__table__  # type: ignore[assignment]
 DEAD_LETTERS: Table = DeadLetter.__table__  # type: ignore[assignment]
+CLASSES: Table = Class.__table__  # type: ignore[assignment]
+ENROLLMENTS: Table = StudentClass.__table__  # type: ignore[assignment]
 
 
 # The columns of the rows a statement inserts, in order.
@@ -595,6 +598,51 @@ def _select_enrollments(dialect: str) -> Executable:
         wanted = _wanted("ids", StudentClass.__table__.c.student_id)
         return statement.join(wanted, StudentClass.student_id == wanted.c.key)
     return statement.where(StudentClass.student_id.in_(bindparam("ids", expanding=True)))
+
+
+async def enroll(session: AsyncSession, dialect: str, pairs: Iterable[tuple[int, int]]) -> None:
+    """Enroll each (student id, class id) not enrolled yet; a class deleted since its key was
+    checked is passed over, so its events are recorded without it.
+
+    On PostgreSQL the classes are read FOR KEY SHARE: a class cannot be deleted between this
+    read and the insert (its deletion waits for the batch's commit, then takes the new
+    enrollments with it). SQLite runs one writing transaction at a time.
+    """
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return
+    class_ids = sorted({class_id for _, class_id in wanted})
+    result = await session.execute(_select_classes(dialect), {"ids": class_ids})
+    existing = set(result.scalars())
+    now = utcnow()
+    rows = [
+        {"student_id": student_id, "class_id": class_id, "enrolled_at": now}
+        for student_id, class_id in wanted
+        if class_id in existing
+    ]
+    if rows:
+        await _execute(session, dialect, _insert_enrollments(dialect, tuple(rows[0])), rows)
+
+
+@functools.cache
+def _select_classes(dialect: str) -> Executable:
+    ids = CLASSES.c.id
+    if dialect == "postgresql":
+        wanted = _wanted("ids", ids)
+        return (
+            select(ids)
+            .join(wanted, ids == wanted.c.key)
+            .order_by(ids)
+            .with_for_update(key_share=True, of=CLASSES)
+        )
+    return select(ids).where(ids.in_(bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def _insert_enrollments(dialect: str, columns: Columns) -> Executable:
+    return _insert(dialect, ENROLLMENTS, columns).on_conflict_do_nothing(
+        index_elements=[ENROLLMENTS.c.student_id, ENROLLMENTS.c.class_id]
+    )
 
 
 async def insert_dead_letters(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -1,7 +1,13 @@
 """`POST /api/v1/events`: where every student's JupyterLab sends its events.
 
 The hottest route of all: the app serves it as a direct route (core/http.py DirectRoutes),
-without routing or dependency solving, so its endpoint takes the Request alone.
+without routing or dependency solving, so its endpoint takes the Request alone (and reads its
+`key` query parameter itself).
+
+The extension sends no headers of its own and posts to its `serverUrl` as it is, so a class's
+ingest key travels in that URL (`?key=`). Events with a key belong to its class; a key that is
+unknown or revoked is refused. Without a key, a production server refuses the events and a
+development one takes them for no class.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
-from cellmon.core.deps import get_queue, get_settings
+from cellmon.core.deps import get_database, get_queue, get_settings
 from cellmon.events.schemas import EVENT_LIST, EventErrors, EventsAccepted
 from cellmon.events.service import (
     BodyTooLarge,
@@ -23,16 +29,40 @@ from cellmon.events.service import (
     accept_events,
     read_body,
 )
+from cellmon.ingestkeys.service import resolver_of
 
 router = APIRouter(tags=["events"])
 
-_REQUEST_BODY: dict[str, Any] = {
+KEY_PARAMETER = "key"
+UNKNOWN_KEY = (
+    "unknown or revoked ingest key: ask your instructor for the class's current events URL "
+    "and set it as the extension's serverUrl"
+)
+KEY_REQUIRED = (
+    "this server takes events only at a class's events URL, which carries the class's ingest "
+    "key (/api/v1/events?key=...): ask your instructor for it and set it as the extension's "
+    "serverUrl"
+)
+
+_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": KEY_PARAMETER,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "The class's ingest key, as in the events URL an instructor "
+            "creates (`POST /api/v1/classes/{class_id}/ingest-keys`). Its events belong to "
+            "the class, whose roster gains their students. Required when the server runs "
+            "with CELLMON_ENV=production.",
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": EVENT_LIST.json_schema()}},
         "description": "A JSON array of events (one object is accepted too); "
         "`Content-Encoding: gzip` allowed.",
-    }
+    },
 }
 
 
@@ -41,8 +71,12 @@ _REQUEST_BODY: dict[str, Any] = {
     status_code=status.HTTP_202_ACCEPTED,
     response_model=EventsAccepted,
     summary="Take a batch of client events and queue them durably",
-    openapi_extra=_REQUEST_BODY,
+    openapi_extra=_OPENAPI,
     responses={
+        401: {
+            "description": "The key is unknown or revoked, or (CELLMON_ENV=production) "
+            "missing; `detail` says which."
+        },
         413: {"description": "Too many events, or a body too large after decompression."},
         422: {"model": EventErrors, "description": "Names each invalid event and field."},
         503: {"description": "The queue cannot take events now; retry after Retry-After."},
@@ -51,6 +85,15 @@ _REQUEST_BODY: dict[str, Any] = {
 async def post_events(request: Request) -> Response:
     settings = await get_settings(request)
     queue = await get_queue(request)
+    class_id: int | None = None
+    # Most requests of a development server carry no query string: nothing to parse.
+    key = request.query_params.get(KEY_PARAMETER) if request.scope["query_string"] else None
+    if key is not None:
+        class_id = await resolver_of(request).class_of(key, await get_database(request))
+        if class_id is None:
+            return _error(401, UNKNOWN_KEY)
+    elif settings.is_production:
+        return _error(401, KEY_REQUIRED)
     limit = settings.CELLMON_MAX_BODY_BYTES
     declared = request.headers.get("content-length", "")
     try:
@@ -58,7 +101,7 @@ async def post_events(request: Request) -> Response:
         if declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge
         body = await read_body(request.stream(), request.headers.get("content-encoding"), limit)
-        count = await accept_events(body, settings, queue)
+        count = await accept_events(body, settings, queue, class_id=class_id)
     except BodyTooLarge:
         return _error(
             413,

@@ -52,6 +52,8 @@ class ClientEvent(TypedDict, total=False):
 
 
 EVENT_LIST = TypeAdapter(list[ClientEvent])
+# The queue form's field for the class of the request's ingest key: set by the server only.
+CLASS_ID_FIELD = "classId"
 SINGLE_EVENT = TypeAdapter(ClientEvent)
 
 
@@ -111,6 +113,8 @@ class IngestEvent:
     error_message: str | None
     result: str | None
     duration_ms: int | None
+    # The class of the ingest key the event came with: its student is enrolled there.
+    class_id: int | None
     # The event's queue form as decoded, kept for dead letters and generic payloads.
     data: dict[str, Any]
 
@@ -121,7 +125,7 @@ class IngestEvent:
 
     @classmethod
     def from_queue(cls, data: dict[str, Any]) -> IngestEvent:
-        # Filled field by field: a keyword call to the 19-field __init__ took as long again,
+        # Filled field by field: a keyword call to the 20-field __init__ took as long again,
         # for each event a worker reads.
         get = data.get
         event = object.__new__(cls)
@@ -147,6 +151,7 @@ class IngestEvent:
         event.result = get("result")
         duration = get("executionDurationMs")
         event.duration_ms = round(duration) if duration is not None else None
+        event.class_id = get(CLASS_ID_FIELD)
         event.data = data
         return event
 

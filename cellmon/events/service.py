@@ -11,6 +11,10 @@ Rules for what the client may leave out (a 4xx would lose the event, so none ref
   with a marker; the event then lists them in `truncatedFields`;
 - `userName`, `teamName` are cut to the 255 characters their columns hold;
 - NUL characters, which PostgreSQL text cannot hold, become U+FFFD.
+
+The queue form also carries what only the server may say: `receivedAt`, and `classId`, the
+class of the request's ingest key (a `classId` the client sent is dropped, or it could enroll
+a student in any class).
 """
 
 from __future__ import annotations
@@ -26,7 +30,13 @@ from pydantic import ValidationError
 
 from cellmon.core.queue import MessageQueue
 from cellmon.core.settings import Settings
-from cellmon.events.schemas import EVENT_LIST, SINGLE_EVENT, ClientEvent, EventError
+from cellmon.events.schemas import (
+    CLASS_ID_FIELD,
+    EVENT_LIST,
+    SINGLE_EVENT,
+    ClientEvent,
+    EventError,
+)
 
 UNKNOWN_NOTEBOOK = "unknown"
 UNKNOWN_EMAIL_DOMAIN = "unknown.invalid"
@@ -122,9 +132,16 @@ def _event_error(error: Any, single: bool) -> EventError:
 
 
 def normalise(
-    event: ClientEvent, received_at: datetime, max_field_bytes: int, *, may_hold_nul: bool = True
+    event: ClientEvent,
+    received_at: datetime,
+    max_field_bytes: int,
+    *,
+    may_hold_nul: bool = True,
+    class_id: int | None = None,
 ) -> dict[str, Any]:
     """The queue form of an event, made in place: every rule of this module's docstring applied.
+
+    `class_id`: the class of the request's ingest key.
 
     `may_hold_nul=False` skips the search for NUL characters: a JSON text holds one only as
     the escape `\\u0000`, so a body without that escape has none.
@@ -170,6 +187,10 @@ def normalise(
     if truncated:
         data["truncatedFields"] = truncated
     data["receivedAt"] = received_at
+    if class_id is None:
+        data.pop(CLASS_ID_FIELD, None)
+    else:
+        data[CLASS_ID_FIELD] = class_id
     return data
 
 
@@ -191,6 +212,7 @@ def queue_body(
     max_field_bytes: int,
     *,
     may_hold_nul: bool = True,
+    class_id: int | None = None,
 ) -> bytes:
     """One queue message for a request's events: the JSON array of their normalised forms.
 
@@ -198,7 +220,9 @@ def queue_body(
     """
     return orjson.dumps(
         [
-            normalise(event, received_at, max_field_bytes, may_hold_nul=may_hold_nul)
+            normalise(
+                event, received_at, max_field_bytes, may_hold_nul=may_hold_nul, class_id=class_id
+            )
             for event in events
         ],
         option=orjson.OPT_UTC_Z,
@@ -206,9 +230,17 @@ def queue_body(
 
 
 async def accept_events(
-    body: bytes, settings: Settings, queue: MessageQueue, received_at: datetime | None = None
+    body: bytes,
+    settings: Settings,
+    queue: MessageQueue,
+    received_at: datetime | None = None,
+    *,
+    class_id: int | None = None,
 ) -> int:
-    """Validate a request body and queue its events as one message; the number queued."""
+    """Validate a request body and queue its events as one message; the number queued.
+
+    `class_id`: the class of the request's ingest key, carried by each of its events.
+    """
     events = parse_events(body)
     if len(events) > settings.CELLMON_MAX_EVENTS_PER_REQUEST:
         raise TooManyEvents
@@ -219,6 +251,7 @@ async def accept_events(
             moment,
             settings.CELLMON_MAX_FIELD_BYTES,
             may_hold_nul=b"\\u0000" in body,
+            class_id=class_id,
         )
         await queue.enqueue([message])
     return len(events)
