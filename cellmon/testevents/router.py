@@ -3,14 +3,19 @@
 The events live in the database (`test_events`), so every server process sees the same ones
 and a restart keeps them. A test id that received nothing (or whose events expired) reads as an
 empty list, not a 404: a test that polls for its events needs no special case.
+
+In production every route here is for admins; in development it needs no credentials, since
+the extension's Jupyter-side proxy posts here without any.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from starlette.requests import HTTPConnection
 
+from cellmon.auth.deps import get_admin, get_principal
 from cellmon.core.deps import SessionDep, SettingsDep
 from cellmon.testevents.schemas import (
     TEST_ID_MAX_LENGTH,
@@ -22,7 +27,25 @@ from cellmon.testevents.schemas import (
 )
 from cellmon.testevents.service import InvalidTestEvents, TestEventService, split_events
 
-router = APIRouter(prefix="/test/events", tags=["test events"])
+
+async def admins_in_production(
+    connection: HTTPConnection, session: SessionDep, settings: SettingsDep
+) -> None:
+    """In production, the caller must be a signed-in admin (401 / 403 otherwise)."""
+    if settings.is_production:
+        principal = await get_principal(connection, session, None)
+        await get_admin(principal)
+
+
+router = APIRouter(
+    prefix="/test/events",
+    tags=["test events"],
+    dependencies=[Depends(admins_in_production)],
+    responses={
+        401: {"description": "CELLMON_ENV=production and nobody is signed in."},
+        403: {"description": "CELLMON_ENV=production and the caller is not an admin."},
+    },
+)
 
 TestId = Annotated[
     str,

@@ -16,6 +16,7 @@ from cellmon.core.database import Database
 from cellmon.core.settings import Settings
 from cellmon.db.base import utcnow
 from cellmon.db.models import TestEvent
+from tests.accounts import create_account, signed_in
 
 URL = "/api/v1/test/events"
 TEST_ID = "e2e_test_1f2e3d_1732870000"
@@ -174,3 +175,39 @@ async def test_events_outlive_the_server_process(settings: Settings) -> None:
 
     assert (await call("POST", [event(1)])).status_code == 201
     assert (await call("GET")).json()["events"] == [event(1)]
+
+
+class TestProduction:
+    """In production the test-event API is for admins alone."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"CELLMON_ENV": "production"}
+
+    async def test_an_admin_uses_it(self, client: httpx.AsyncClient) -> None:
+        assert (await client.post(f"{URL}/{TEST_ID}", json=[event(1)])).status_code == 201
+        assert (await client.get(f"{URL}/{TEST_ID}")).json()["count"] == 1
+        assert (await client.get(URL)).status_code == 200
+        assert (await client.delete(f"{URL}/{TEST_ID}")).status_code == 200
+
+    async def test_nobody_signed_in_is_401_and_nothing_is_stored(
+        self, client: httpx.AsyncClient, anonymous_client: httpx.AsyncClient
+    ) -> None:
+        assert (await anonymous_client.post(f"{URL}/{TEST_ID}", json=[event(1)])).status_code == 401
+        assert (await anonymous_client.get(f"{URL}/{TEST_ID}")).status_code == 401
+        assert (await anonymous_client.get(URL)).status_code == 401
+        assert (await anonymous_client.delete(f"{URL}/{TEST_ID}")).status_code == 401
+        assert (await client.get(f"{URL}/{TEST_ID}")).json()["count"] == 0
+
+    @pytest.mark.parametrize("role", ["instructor", "student"])
+    async def test_other_accounts_are_403(self, app: FastAPI, role: str) -> None:
+        account = await create_account(app, f"{role}@example.org", role)
+        async with signed_in(app, account) as http:
+            assert (await http.post(f"{URL}/{TEST_ID}", json=[event(1)])).status_code == 403
+            assert (await http.get(f"{URL}/{TEST_ID}")).status_code == 403
+
+
+async def test_development_needs_no_credentials(anonymous_client: httpx.AsyncClient) -> None:
+    """The extension's Jupyter-side proxy posts here without any."""
+    assert (await anonymous_client.post(f"{URL}/{TEST_ID}", json=[event(1)])).status_code == 201
+    assert (await anonymous_client.get(f"{URL}/{TEST_ID}")).json()["count"] == 1
