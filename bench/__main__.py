@@ -1,12 +1,13 @@
 """Run the benchmarks and write their figures into docs/benchmarks.md.
 
-python -m bench [ingest|ws|all] [--quick] [--no-write]
+python -m bench [ingest|ws|all] [--quick] [--no-write] [--load single|batches]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import shlex
@@ -35,6 +36,12 @@ async def main() -> None:
     parser.add_argument("which", nargs="?", choices=["ingest", "ws", "all"], default="all")
     parser.add_argument("--quick", action="store_true", help="short runs, for development")
     parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    parser.add_argument(
+        "--load",
+        choices=["single", "batches"],
+        help="ingest: only one-event requests, or only batches of 100 (implies --no-write: "
+        "the page's table holds both)",
+    )
     args = parser.parse_args()
     command = "python -m bench " + shlex.join(sys.argv[1:])
     limit = raise_open_files_limit()
@@ -50,7 +57,12 @@ async def main() -> None:
     figures: dict[str, Any] = {}
     try:
         if args.which in ("ingest", "all"):
-            results = await ingest.run(ingest.QUICK if args.quick else ingest.FULL, influx, log)
+            options = ingest.QUICK if args.quick else ingest.FULL
+            if args.load:
+                wanted = 1 if args.load == "single" else 100
+                loads = tuple(load for load in options.loads if load.batch == wanted)
+                options = dataclasses.replace(options, loads=loads)
+            results = await ingest.run(options, influx, log)
             figures["ingest"] = [result.as_dict() for result in results]
         if args.which in ("ws", "all"):
             targets = await ws.run(ws.QUICK if args.quick else ws.FULL, influx, log)
@@ -59,7 +71,7 @@ async def main() -> None:
         influx.stop()
     log(json.dumps(figures, indent=1))
     log(f"benchmarks took {time.monotonic() - started:.0f} s")
-    if args.no_write:
+    if args.no_write or args.load:
         return
     header = report.machine(command + (" (quick)" if args.quick else ""), load_before)
     if "ingest" in figures:

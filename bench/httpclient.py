@@ -25,10 +25,13 @@ class HttpPool:
         for writer in self._all:
             writer.close()
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def post(
+        self, path: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         request = (
             b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body)
+            b"%sContent-Length: %d\r\n\r\n%s" % (path.encode(), extra.encode(), len(body), body)
         )
         pair = await self._idle.get()
         try:

@@ -79,6 +79,7 @@ async def main() -> None:
         workers = cellmon_workers(stack, args.workers if args.mode == "production" else 0)
         with processes(*workers, server):
             await wait_workers(stack, len(workers))
+            credentials = await asyncio.to_thread(stack.sign_in, port)
             samplers = {
                 item.name: subprocess.Popen(  # noqa: ASYNC220 (started, not waited for)
                     [
@@ -103,7 +104,9 @@ async def main() -> None:
             }
             load = Load(f"batch {args.batch}", args.batch, args.connections)
             options = Options(args.seconds, 0, (), (load,))
-            wrk = await asyncio.to_thread(run_wrk, port, load, options.duration)
+            wrk = await asyncio.to_thread(
+                run_wrk, port, load, options.duration, credentials.events_path
+            )
             accepted = (wrk["requests"] - wrk["status_errors"]) * args.batch
             print(f"accepted {accepted:,} events in {wrk['duration_us'] / 1e6:.1f} s")
             for name, sampler in samplers.items():

@@ -1,13 +1,19 @@
 """Processes and services of one benchmark run: a fresh database, Redis prefix and InfluxDB
 database per run (dropped afterwards), `cellmon serve` / `cellmon worker` / baseline servers
 as separate processes, and their resident memory.
+
+Each run's database gets an admin account (made with cellmon's own code); once the server is
+up, `sign_in` takes the admin's token and makes a class and its ingest key through the API,
+so that the load posts to the class's events URL, as students do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -155,6 +161,36 @@ bind-address = "127.0.0.1:{rpc_port}"
 # same conditions (e.g. CELLMON_WORKER_BATCH_SIZE=1000 python -m bench ingest); every other
 # service and CELLMON_ variable is the stack's own.
 TUNABLE_SETTINGS = frozenset({"CELLMON_WORKER_BATCH_SIZE"})
+# The load of a run is far beyond a classroom's (hundreds of thousands of events a minute from
+# one address and key, ten thousand sockets of one user): the limits are raised above it, not
+# switched off ("0"), so that a run pays for checking them as a real server does.
+RAISED_LIMITS = {
+    "CELLMON_RATE_LIMIT_INGEST_PER_ADDRESS": "1000000000/minute",
+    "CELLMON_RATE_LIMIT_INGEST_PER_KEY": "1000000000/minute",
+    "CELLMON_RATE_LIMIT_WRITES_PER_USER": "1000000000/minute",
+    "CELLMON_RATE_LIMIT_SIGNIN_PER_ADDRESS": "1000/minute",
+    "CELLMON_RATE_LIMIT_SIGNIN_PER_ACCOUNT": "1000/minute",
+    "CELLMON_WS_MAX_CONNECTIONS_PER_USER": "1000000",
+    "CELLMON_WS_MAX_CONNECTIONS_PER_ADDRESS": "1000000",
+}
+ADMIN_EMAIL = "bench-admin@example.org"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a run's clients present: the admin's bearer token (for /ws and the broadcast
+    route) and the ingest key of the run's class (in the events URL)."""
+
+    token: str
+    key: str
+
+    @property
+    def events_path(self) -> str:
+        return f"/api/v1/events?{urllib.parse.urlencode({'key': self.key})}"
+
+    @property
+    def authorization(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
 
 @dataclass
@@ -168,6 +204,7 @@ class Stack:
     redis_prefix: str | None = None
     influx_db: str | None = None
     data_dir: Path | None = None
+    admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     async def create(self) -> None:
         env = {
@@ -178,6 +215,7 @@ class Stack:
         }
         env["CELLMON_LOG_LEVEL"] = "WARNING"
         env["CELLMON_LOG_FORMAT"] = "json"
+        env.update(RAISED_LIMITS)
         self.data_dir = Path(tempfile.mkdtemp(prefix="cellmon-bench-"))
         env["CELLMON_DATA_DIR"] = str(self.data_dir)
         if self.mode == "production":
@@ -207,6 +245,48 @@ class Stack:
         await asyncio.to_thread(
             subprocess.run, cellmon_command("db", "upgrade"), env=env, check=True, cwd=ROOT
         )
+        await self._create_admin()
+
+    async def _create_admin(self) -> None:
+        """The run's admin account, straight into its fresh database."""
+        from cellmon.auth.principal import Role
+        from cellmon.auth.service import create_user
+        from cellmon.core.database import Database
+        from cellmon.core.settings import Settings
+
+        # Validated from the run's environment alone (not the bench's own, nor a .env file).
+        settings = Settings.model_validate(
+            {name: value for name, value in self.env.items() if name in Settings.model_fields}
+        )
+        database = Database(settings)
+        try:
+            async with database.sessions() as session:
+                await create_user(
+                    session, email=ADMIN_EMAIL, password=self.admin_password, role=Role.ADMIN
+                )
+                await session.commit()
+        finally:
+            await database.dispose()
+
+    def sign_in(self, port: int) -> Credentials:
+        """The admin's token, and the key of a new class made with it through the API."""
+        base = f"http://127.0.0.1:{port}/api/v1"
+        form = urllib.parse.urlencode({"username": ADMIN_EMAIL, "password": self.admin_password})
+        token = _api(f"{base}/auth/token", form.encode(), "application/x-www-form-urlencoded")
+        authorization = {"Authorization": f"Bearer {token['access_token']}"}
+        created = _api(
+            f"{base}/classes",
+            json.dumps({"name": "Benchmark", "class_code": unique_name("BENCH")}).encode(),
+            "application/json",
+            authorization,
+        )
+        key = _api(
+            f"{base}/classes/{created['id']}/ingest-keys",
+            json.dumps({"label": "benchmark load"}).encode(),
+            "application/json",
+            authorization,
+        )
+        return Credentials(token["access_token"], key["key"])
 
     async def destroy(self) -> None:
         if self.postgres_db:
@@ -274,6 +354,17 @@ class Stack:
                 "SELECT count(*) FROM timeseries_points WHERE measurement = 'student_progress'"
             ).fetchone()[0]
         return int(rows), int(points)
+
+
+def _api(
+    url: str, body: bytes, content_type: str, headers: dict[str, str] | None = None
+) -> dict[str, str]:
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": content_type, **(headers or {})}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, str] = json.loads(response.read())
+        return answer
 
 
 async def _admin() -> asyncpg.Connection:

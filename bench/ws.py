@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import statistics
 import sys
 import time
@@ -20,6 +21,7 @@ from bench.events import cell_executed, student_email
 from bench.httpclient import HttpPool
 from bench.stack import (
     ROOT,
+    Credentials,
     InfluxServer,
     Process,
     Stack,
@@ -115,7 +117,12 @@ class ClientProcess:
         self.process = process
 
     @classmethod
-    async def start(cls, port: int, channels: list[str], index: int) -> ClientProcess:
+    async def start(
+        cls, port: int, channels: list[str], index: int, credentials: Credentials | None
+    ) -> ClientProcess:
+        env = dict(os.environ)
+        if credentials is not None:
+            env["BENCH_WS_TOKEN"] = credentials.token
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -126,6 +133,7 @@ class ClientProcess:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             cwd=ROOT,
+            env=env,
             limit=2**26,
         )
         return cls(process)
@@ -152,8 +160,13 @@ class ClientProcess:
                 await self.process.wait()
 
 
-async def _post_events(pool: HttpPool, events: list[dict[str, Any]]) -> None:
-    status, answer = await pool.post("/api/v1/events", orjson.dumps(events))
+def _events_path(credentials: Credentials | None) -> str:
+    """cellmon's events URL carries the run's class key; the baseline takes events as they are."""
+    return credentials.events_path if credentials is not None else "/api/v1/events"
+
+
+async def _post_events(pool: HttpPool, events: list[dict[str, Any]], path: str) -> None:
+    status, answer = await pool.post(path, orjson.dumps(events))
     if status != 202:
         raise RuntimeError(f"POST /api/v1/events answered {status}: {answer[:300]!r}")
 
@@ -176,9 +189,15 @@ async def _wait_delivered(
 
 
 async def _instructor_latency(
-    port: int, options: Options, figures: TargetFigures, channels: list[str], log: Any
+    port: int,
+    options: Options,
+    figures: TargetFigures,
+    channels: list[str],
+    log: Any,
+    credentials: Credentials | None,
 ) -> None:
-    instructor = await ClientProcess.start(port, channels, CLIENT_PROCESSES)
+    instructor = await ClientProcess.start(port, channels, CLIENT_PROCESSES, credentials)
+    events_path = _events_path(credentials)
     try:
         answer = await instructor.ask({"cmd": "connect", "count": 1})
         if answer["connected"] != 1:
@@ -197,7 +216,7 @@ async def _instructor_latency(
             event["code"] = f"# {mark}\n" + event["code"]
             sent[mark] = time.monotonic()
             try:
-                await _post_events(pool, [event])
+                await _post_events(pool, [event], events_path)
             except (RuntimeError, OSError):
                 failures += 1
                 del sent[mark]
@@ -242,10 +261,15 @@ async def _fan_out(
     figures: TargetFigures,
     channels: list[str],
     log: Any,
+    credentials: Credentials | None,
 ) -> None:
     clients = [
-        await ClientProcess.start(port, channels, index) for index in range(CLIENT_PROCESSES)
+        await ClientProcess.start(port, channels, index, credentials)
+        for index in range(CLIENT_PROCESSES)
     ]
+    events_path = _events_path(credentials)
+    # POST /api/v1/broadcast is for admins: the run's admin token (the baseline asks none).
+    authorization = credentials.authorization if credentials is not None else None
     pool = HttpPool(port, 2)
     await pool.open()
     try:
@@ -272,7 +296,9 @@ async def _fan_out(
                 mark = token()
                 sent_at = time.monotonic()
                 status, answer = await pool.post(
-                    "/api/v1/broadcast", orjson.dumps({"message": f"bench {mark}"})
+                    "/api/v1/broadcast",
+                    orjson.dumps({"message": f"bench {mark}"}),
+                    authorization,
                 )
                 if status != 202:
                     raise RuntimeError(f"broadcast answered {status}: {answer[:300]!r}")
@@ -285,7 +311,7 @@ async def _fan_out(
                 event = cell_executed(round_number, student=FANOUT_STUDENT, eventId=mark)
                 event["code"] = f"# {mark}\n" + event["code"]
                 sent_at = time.monotonic()
-                await _post_events(pool, [event])
+                await _post_events(pool, [event], events_path)
                 took = await _wait_delivered(clients, mark, connected, sent_at, 30)
                 if took is None:
                     figures_level.incomplete_rounds += 1
@@ -313,12 +339,13 @@ async def _fan_out(
             await client.stop()
 
 
-async def _seed_students(port: int, stack: Stack) -> None:
+async def _seed_students(port: int, stack: Stack, credentials: Credentials) -> None:
     """The students the channels name must exist before anyone subscribes to them."""
     pool = HttpPool(port, 1)
     await pool.open()
     students = [FANOUT_STUDENT, *INSTRUCTOR_STUDENTS]
-    await _post_events(pool, [cell_executed(-1 - s, student=s) for s in students])
+    seed = [cell_executed(-1 - s, student=s) for s in students]
+    await _post_events(pool, seed, credentials.events_path)
     await pool.close()
     deadline = time.monotonic() + 60
     while (await stack.count_processed())[0] < len(students):
@@ -337,13 +364,15 @@ async def measure_cellmon(options: Options, influx: InfluxServer, log: Any) -> T
         server = cellmon_server(stack, port)
         workers = cellmon_workers(stack, 1)
         with processes(*workers, server):
-            await _seed_students(port, stack)
+            credentials = await asyncio.to_thread(stack.sign_in, port)
+            await _seed_students(port, stack, credentials)
             await _instructor_latency(
                 port,
                 options,
                 figures,
                 [f"progress:{student_email(s)}" for s in INSTRUCTOR_STUDENTS],
                 log,
+                credentials,
             )
             await _fan_out(
                 port,
@@ -352,6 +381,7 @@ async def measure_cellmon(options: Options, influx: InfluxServer, log: Any) -> T
                 figures,
                 ["broadcast", f"progress:{student_email(FANOUT_STUDENT)}"],
                 log,
+                credentials,
             )
     finally:
         await stack.destroy()
@@ -364,8 +394,8 @@ async def measure_baseline(options: Options, log: Any) -> TargetFigures:
     port = free_port()
     server = baseline_server("ws", port)
     with processes(server):
-        await _instructor_latency(port, options, figures, ["all"], log)
-        await _fan_out(port, server, options, figures, ["all"], log)
+        await _instructor_latency(port, options, figures, ["all"], log, None)
+        await _fan_out(port, server, options, figures, ["all"], log, None)
     return figures
 
 

@@ -14,6 +14,9 @@ Driven over stdin/stdout, one JSON object per line:
   {"cmd": "close"}                 close every connection and exit
 
     python -m bench.ws_clients URL CHANNELS_JSON LOCAL_HOST
+
+The environment's BENCH_WS_TOKEN, when set, goes in each upgrade request's Authorization
+header (a bearer token, as /ws asks of a signed-in user).
 """
 
 from __future__ import annotations
@@ -150,6 +153,8 @@ class Subscribers:
         self.path = parts.path or "/"
         self.subscribe = orjson.dumps({"action": "subscribe", "channels": channels})
         self.local_host = local_host
+        token = os.environ.get("BENCH_WS_TOKEN")
+        self.authorization = b"Authorization: Bearer %s\r\n" % token.encode() if token else b""
         self.connections: list[Subscriber] = []
         self.deliveries: Deliveries = {}
         self.failed = 0
@@ -159,8 +164,8 @@ class Subscribers:
         return (
             b"GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-            b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
-            % (self.path.encode(), self.host.encode(), self.port, key)
+            b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n%s\r\n"
+            % (self.path.encode(), self.host.encode(), self.port, key, self.authorization)
         )
 
     async def open_one(self, gate: asyncio.Semaphore) -> None:
