@@ -111,60 +111,63 @@ class IngestKeyResolver:
     Answers are cached in this process: a known key for CELLMON_INGEST_KEY_CACHE_SECONDS, an
     unknown or revoked one for at most NEGATIVE_CACHE_SECONDS. Requests that arrive together
     with a key not cached share one look-up. A revocation in this process drops the key's entry
-    at once (`forget`); other processes keep their answer until it expires.
+    at once (`forget`); other processes keep their answer until it expires. The cache is keyed
+    by the key as sent, so that a hit costs no hashing.
     """
 
     def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl_seconds
         self._negative_ttl = min(ttl_seconds, NEGATIVE_CACHE_SECONDS)
         self._clock = clock
-        # key hash -> (class id or None, expiry on the clock); oldest first.
-        self._entries: dict[str, tuple[int | None, float]] = {}
+        # key -> (class id or None, expiry on the clock, the key's hash); oldest first.
+        self._entries: dict[str, tuple[int | None, float, str]] = {}
         self._lookups: dict[str, asyncio.Future[int | None]] = {}
         # Moves at each `forget`: a look-up that started before keeps its answer to itself.
         self._generation = 0
 
     async def class_of(self, key: str, database: Database) -> int | None:
         """The class of an active key; None for a key unknown, revoked or malformed."""
-        if not key or len(key) > MAX_KEY_CHARS:
-            return None
-        digest = hash_key(key)
-        cached = self._entries.get(digest)
+        cached = self._entries.get(key)
         if cached is not None and cached[1] > self._clock():
             return cached[0]
-        lookup = self._lookups.get(digest)
+        if not key or len(key) > MAX_KEY_CHARS:
+            return None
+        lookup = self._lookups.get(key)
         if lookup is None:
-            lookup = asyncio.ensure_future(self._look_up(digest, database))
-            self._lookups[digest] = lookup
-            lookup.add_done_callback(lambda done: self._lookup_done(digest, done))
+            lookup = asyncio.ensure_future(self._look_up(key, database))
+            self._lookups[key] = lookup
+            lookup.add_done_callback(lambda done: self._lookup_done(key, done))
         # Shielded: a client that leaves does not cancel the look-up others wait for.
         return await asyncio.shield(lookup)
 
     def forget(self, key_hash: str) -> None:
         """Drop what this process knows of a key (it was just revoked)."""
         self._generation += 1
-        self._entries.pop(key_hash, None)
-        self._lookups.pop(key_hash, None)
+        self._entries = {key: entry for key, entry in self._entries.items() if entry[2] != key_hash}
+        # Look-ups under way may have read the key before its revocation: later requests
+        # start their own.
+        self._lookups.clear()
 
-    async def _look_up(self, digest: str, database: Database) -> int | None:
+    async def _look_up(self, key: str, database: Database) -> int | None:
         generation = self._generation
+        digest = hash_key(key)
         try:
             async with database.sessions() as session:
                 class_id = await repository.class_of_active_key(session, digest)
         except (SQLAlchemyError, OSError) as exc:
             raise BackendUnavailable(f"checking the ingest key: {exc}") from exc
         if generation == self._generation:
-            self._remember(digest, class_id)
+            self._remember(key, class_id, digest)
         return class_id
 
-    def _lookup_done(self, digest: str, done: asyncio.Future[int | None]) -> None:
-        if self._lookups.get(digest) is done:
-            del self._lookups[digest]
+    def _lookup_done(self, key: str, done: asyncio.Future[int | None]) -> None:
+        if self._lookups.get(key) is done:
+            del self._lookups[key]
         if not done.cancelled():
             # Retrieved here so that a failure nobody awaited any more is not logged as lost.
             done.exception()
 
-    def _remember(self, digest: str, class_id: int | None) -> None:
+    def _remember(self, key: str, class_id: int | None, digest: str) -> None:
         ttl = self._ttl if class_id is not None else self._negative_ttl
         if ttl <= 0:
             return
@@ -175,8 +178,8 @@ class IngestKeyResolver:
             }
             while len(self._entries) >= MAX_CACHED_KEYS:
                 del self._entries[next(iter(self._entries))]
-        self._entries.pop(digest, None)
-        self._entries[digest] = (class_id, now + ttl)
+        self._entries.pop(key, None)
+        self._entries[key] = (class_id, now + ttl, digest)
 
 
 def resolver_of(connection: HTTPConnection) -> IngestKeyResolver:

@@ -115,6 +115,28 @@ async def test_a_class_id_sent_by_the_client_enrolls_nobody(
     assert await enrollments(app) == {("b@x.org", class_id)}
 
 
+async def test_the_key_is_found_among_other_query_parameters(
+    client: httpx.AsyncClient, anonymous_client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    class_id = (await make_class(client))["id"]
+    key = (await new_key(client, class_id))["key"]
+    for query in ([("lang", "en"), ("key", key)], [("key", key), ("lang", "en")]):
+        response = await anonymous_client.post(
+            EVENTS, params=query, content=orjson.dumps([execution("c1")]), headers=JSON
+        )
+        assert response.status_code == 202
+    # Percent-encoded, as a URL-encoding tool may write it.
+    encoded = "".join(f"%{byte:02X}" for byte in key.encode())
+    response = await anonymous_client.post(
+        f"{EVENTS}?key={encoded}", content=orjson.dumps([execution("c2")]), headers=JSON
+    )
+    assert response.status_code == 202
+    wrong = await anonymous_client.post(
+        EVENTS, params=[("lang", "en"), ("key", key + "x")], content=CLIENT_SUCCESS, headers=JSON
+    )
+    assert wrong.status_code == 401
+
+
 @pytest.mark.parametrize("key", ["cmk_not-a-key-of-this-server", "", "k" * 1000])
 async def test_an_unknown_key_is_401_and_nothing_is_queued(
     anonymous_client: httpx.AsyncClient, app: FastAPI, key: str
