@@ -1,16 +1,21 @@
-"""The instructor's live page: static files that read the class read-outs and listen on /ws."""
+"""The instructor's live page and its sign-in page: static files that read the class
+read-outs and listen on /ws, for a browser holding the session cookie."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Request, status
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from cellmon.auth.deps import NotSignedIn, authenticate
+from cellmon.core.deps import SessionDep
 from cellmon.core.errors import NotFoundError
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
+LOGIN_PATH = "/login"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -42,10 +47,29 @@ def _serve(name: str) -> FileResponse:
     return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=HEADERS)
 
 
+async def _signed_in(request: Request, session: SessionDep) -> bool:
+    try:
+        return await authenticate(request, session) is not None
+    except NotSignedIn:  # an expired, revoked or forged cookie: sign in again
+        return False
+
+
 @router.get("/dashboard")
-async def dashboard_page() -> FileResponse:
-    """The page; `?class_id=N` opens that class."""
+async def dashboard_page(request: Request, session: SessionDep) -> Response:
+    """The page; `?class_id=N` opens that class. A signed-out browser goes to the sign-in
+    page, which brings it back here (the same URL) afterwards."""
+    if not await _signed_in(request, session):
+        back_here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(
+            f"{LOGIN_PATH}?{urlencode({'next': back_here})}", status.HTTP_303_SEE_OTHER
+        )
     return _serve("index.html")
+
+
+@router.get(LOGIN_PATH)
+async def login_page() -> FileResponse:
+    """The sign-in form; `?next=/path` is where it goes afterwards (same site only)."""
+    return _serve("login.html")
 
 
 @router.get("/dashboard/static/{name}")

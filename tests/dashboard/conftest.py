@@ -13,6 +13,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from cellmon.auth.deps import CSRF_COOKIE, SESSION_COOKIE
+from cellmon.auth.tokens import TokenCodec
+from cellmon.db.models import User
+from tests.accounts import ADMIN_EMAIL, create_account
+from tests.conftest import LiveServer
 from tests.services import service_missing
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,6 +61,11 @@ class WatchedPage:
     page: Page
     errors: list[str]
 
+    @property
+    def uncaught(self) -> list[str]:
+        """The page's own failures, without the console's note of each 4xx it was answered."""
+        return [error for error in self.errors if error.startswith("page error")]
+
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[WatchedPage]:
@@ -73,3 +83,43 @@ async def page(browser: Browser) -> AsyncIterator[WatchedPage]:
         yield WatchedPage(opened, errors)
     finally:
         await context.close()
+
+
+async def sign_in(
+    page: WatchedPage, server: LiveServer, user: User, codec: TokenCodec | None = None
+) -> None:
+    """Give the browser a session for `user`, the two cookies the sign-in page would leave
+    (minted by the app's codec, or by `codec`, e.g. one of shorter lifetime)."""
+    if codec is None:
+        codec = server.app.state.tokens
+    issued = codec.issue(user.id, with_csrf=True)
+    assert issued.csrf is not None
+    await page.page.context.add_cookies(
+        [
+            {
+                "name": SESSION_COOKIE,
+                "value": issued.token,
+                "url": server.base_url,
+                "httpOnly": True,
+                "sameSite": "Lax",
+            },
+            {
+                "name": CSRF_COOKIE,
+                "value": issued.csrf,
+                "url": server.base_url,
+                "sameSite": "Strict",
+            },
+        ]
+    )
+
+
+@pytest.fixture
+async def live_admin(live_server: LiveServer) -> User:
+    return await create_account(live_server.app, ADMIN_EMAIL, "admin", full_name="Test Admin")
+
+
+@pytest.fixture
+async def admin_page(page: WatchedPage, live_server: LiveServer, live_admin: User) -> WatchedPage:
+    """A browser signed in as an admin, who may watch every class."""
+    await sign_in(page, live_server, live_admin)
+    return page

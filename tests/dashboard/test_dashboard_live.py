@@ -12,6 +12,8 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
+from cellmon.db.models import User
+from tests.accounts import bearer
 from tests.classroom.seed import Seeder
 from tests.conftest import LiveServer
 from tests.dashboard.conftest import WatchedPage
@@ -53,8 +55,13 @@ def _run(email: str, at: datetime, index: int, error: str | None = None) -> dict
 
 
 async def test_dashboard_follows_the_class_live(
-    live_server: LiveServer, page: WatchedPage, artifacts_dir: Path, db_backend: str
+    live_server: LiveServer,
+    admin_page: WatchedPage,
+    live_admin: User,
+    artifacts_dir: Path,
+    db_backend: str,
 ) -> None:
+    page = admin_page
     async with live_server.app.state.database.sessions() as session:
         seed = Seeder(session)
         klass = await seed.klass("Live lab", "LIVE")
@@ -116,7 +123,11 @@ async def test_dashboard_follows_the_class_live(
 
         await expect(help_item).to_have_count(0)
         await expect(tile(asker)).not_to_have_attribute("data-state", "help")
-        roster = (await http.get(f"/api/v1/progress/classes/{klass.id}")).json()
+        roster = (
+            await http.get(
+                f"/api/v1/progress/classes/{klass.id}", headers=bearer(live_server.app, live_admin)
+            )
+        ).json()
     assert {row["id"]: row["help_active"] for row in roster["students"]}[asker] is False
     assert await browser.evaluate("window.loadedOnce") is True
     assert page.errors == []

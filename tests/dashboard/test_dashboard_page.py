@@ -8,6 +8,8 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
+from cellmon.db.models import User
+from tests.accounts import bearer
 from tests.classroom.seed import Seeder, ago
 from tests.conftest import LiveServer
 from tests.dashboard.busy_class import seed_busy_class
@@ -17,11 +19,18 @@ pytestmark = pytest.mark.browser
 
 
 async def test_a_class_of_200_at_a_glance(
-    live_server: LiveServer, page: WatchedPage, artifacts_dir: Path, db_backend: str
+    live_server: LiveServer,
+    admin_page: WatchedPage,
+    live_admin: User,
+    artifacts_dir: Path,
+    db_backend: str,
 ) -> None:
+    page = admin_page
     app = live_server.app
     class_id = await seed_busy_class(app.state.database, app.state.backends.timeseries, 200)
-    async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+    async with httpx.AsyncClient(
+        base_url=live_server.base_url, headers=bearer(app, live_admin)
+    ) as http:
         roster = (await http.get(f"/api/v1/progress/classes/{class_id}")).json()
 
     await page.page.goto(f"{live_server.base_url}/dashboard?class_id={class_id}")
@@ -63,8 +72,9 @@ async def test_a_class_of_200_at_a_glance(
 
 
 async def test_student_input_is_shown_as_text_never_as_markup(
-    live_server: LiveServer, page: WatchedPage
+    live_server: LiveServer, admin_page: WatchedPage
 ) -> None:
+    page = admin_page
     hostile = "<img src=x onerror=\"document.title='owned'\">@example.com"
     async with live_server.app.state.database.sessions() as session:
         seed = Seeder(session)

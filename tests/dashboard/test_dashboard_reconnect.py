@@ -28,8 +28,9 @@ def settings_overrides() -> dict[str, Any]:
 
 
 async def test_dropped_dashboard_reconnects_and_catches_up(
-    live_server: LiveServer, page: WatchedPage
+    live_server: LiveServer, admin_page: WatchedPage
 ) -> None:
+    page = admin_page
     app = live_server.app
     async with app.state.database.sessions() as session:
         seed = Seeder(session)

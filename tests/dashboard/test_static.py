@@ -26,6 +26,8 @@ async def test_page_is_served_with_a_strict_content_security_policy(
     [
         ("app.js", "text/javascript; charset=utf-8"),
         ("live.js", "text/javascript; charset=utf-8"),
+        ("api.js", "text/javascript; charset=utf-8"),
+        ("login.js", "text/javascript; charset=utf-8"),
         ("style.css", "text/css; charset=utf-8"),
     ],
 )

@@ -1,12 +1,12 @@
 // The instructor's dashboard: reads the class read-outs, then keeps them current from the
 // class's live channel. Messages only mark what changed; one animation frame applies them all.
 
+import { API, LOGIN_PATH, request } from "./api.js";
 import { el, parseTime, setText } from "./dom.js";
 import { LiveChannel } from "./live.js";
 import { AttentionView, HeatmapView, TimelineView } from "./panels.js";
 import { RosterView, displayName } from "./roster.js";
 
-const API = "/api/v1";
 // Least time between two reads of the same read-out while messages keep coming.
 const REFRESH_MS = { roster: 4000, cells: 4000, timeline: 5000 };
 const TIMELINE_PERIOD_MS = 30000;
@@ -15,6 +15,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   classId: null,
+  notice: "", // what the roster says while no class is open
   generation: 0, // bumped on every class switch: answers for an older class are dropped
   activeMs: 5 * 60000,
   clockOffset: 0, // server clock minus this browser's, so that timers agree with the server
@@ -45,6 +46,9 @@ const live = new LiveChannel({
     refreshNow("timeline");
   },
   onStatus: showConnection,
+  // A socket refused or dropped may mean the session ended: asking who is signed in finds
+  // out, and a 401 sends the browser to sign in again.
+  onClose: () => request(`${API}/users/me`).catch(() => {}),
 });
 
 // ---- the student model -------------------------------------------------------------
@@ -216,6 +220,11 @@ function renderTotals(shown, attentionCount) {
   setText($("attention-count"), attentionCount);
   $("attention-empty").hidden = attentionCount > 0;
   const empty = $("roster-empty");
+  if (state.classId === null) {
+    setText(empty, state.notice);
+    empty.hidden = !state.notice;
+    return;
+  }
   if (!totals.students) {
     setText(empty, "No student is enrolled in this class yet.");
   } else if (!shown) {
@@ -242,24 +251,9 @@ setInterval(() => {
 
 // ---- reading the read-outs -----------------------------------------------------------
 
-async function getJSON(url, options) {
-  const response = await fetch(url, { headers: { Accept: "application/json" }, ...options });
-  if (!response.ok) {
-    let detail = `${response.status} ${response.statusText}`;
-    try {
-      const body = await response.json();
-      if (typeof body.detail === "string") detail = body.detail;
-    } catch {
-      // not JSON: keep the status line
-    }
-    throw new Error(detail);
-  }
-  return response.json();
-}
-
 const refreshers = {
   async roster(classId) {
-    const body = await getJSON(`${API}/progress/classes/${classId}`);
+    const body = await request(`${API}/progress/classes/${classId}`);
     return () => {
       state.clockOffset = (parseTime(body.generated_at) ?? Date.now()) - Date.now();
       state.activeMs = body.active_minutes * 60000;
@@ -281,13 +275,13 @@ const refreshers = {
     };
   },
   async cells(classId) {
-    const body = await getJSON(`${API}/progress/classes/${classId}/cells`);
+    const body = await request(`${API}/progress/classes/${classId}/cells`);
     return () => {
       pending.cells = body;
     };
   },
   async timeline(classId) {
-    const body = await getJSON(`${API}/progress/classes/${classId}/timeline?minutes=60`);
+    const body = await request(`${API}/progress/classes/${classId}/timeline?minutes=60`);
     return () => {
       timeline.data = body;
       pending.timeline = true;
@@ -325,7 +319,9 @@ async function refreshNow(kind) {
       hideProblem(kind);
     }
   } catch (error) {
-    if (generation === state.generation) showProblem(kind, `Could not read the ${kind}: ${error.message}`);
+    if (generation !== state.generation) return;
+    if (error.status === 404 || error.status === 403) classUnavailable(classId, error);
+    else showProblem(kind, `Could not read the ${kind}: ${error.message}`);
   } finally {
     const again = running[kind] === "again";
     running[kind] = false;
@@ -340,7 +336,7 @@ setInterval(() => refreshSoon("timeline"), TIMELINE_PERIOD_MS);
 async function resolveHelp(studentId) {
   const classId = state.classId;
   try {
-    await getJSON(`${API}/progress/classes/${classId}/help/${studentId}/resolve`, { method: "POST" });
+    await request(`${API}/progress/classes/${classId}/help/${studentId}/resolve`, { method: "POST" });
     const student = state.students.get(studentId);
     if (student && classId === state.classId) {
       student.help_active = false;
@@ -388,6 +384,7 @@ function showConnection(status, delay) {
     connecting: "Connecting…",
     reconnecting: "Reconnecting…",
     live: "Live",
+    idle: "No class followed",
     offline: `Offline, retrying in ${Math.ceil((delay ?? 0) / 1000)}s`,
   };
   setText(node, labels[status] ?? status);
@@ -395,8 +392,7 @@ function showConnection(status, delay) {
 
 // ---- choosing a class ----------------------------------------------------------------
 
-function openClass(classId) {
-  state.classId = classId;
+function forgetClass() {
   state.generation += 1;
   state.students.clear();
   roster.clear();
@@ -411,6 +407,11 @@ function openClass(classId) {
     clearTimeout(timers[kind]);
     timers[kind] = null;
   }
+}
+
+function openClass(classId) {
+  state.classId = classId;
+  forgetClass();
   const url = new URL(location.href);
   url.searchParams.set("class_id", String(classId));
   history.replaceState(null, "", url);
@@ -423,13 +424,32 @@ function openClass(classId) {
   schedule();
 }
 
+// The API answers 404 for a class that does not exist and for another instructor's class
+// alike (so its id tells nothing), and 403 to an account that may watch no class at all.
+function classUnavailable(classId, error) {
+  if (classId !== state.classId) return;
+  state.classId = null;
+  forgetClass();
+  live.leave();
+  const title = error.status === 404 ? "No such class" : "Not allowed";
+  setText($("class-name"), title);
+  document.title = `${title} · cellmon`;
+  $("class-picker").querySelector("option[data-unlisted]")?.remove();
+  $("class-picker").value = "";
+  state.notice =
+    error.status === 404
+      ? `No such class: class ${classId} does not exist, or it is not one of yours.`
+      : `This class cannot be shown: ${error.message}`;
+  schedule();
+}
+
 async function loadClasses() {
   const picker = $("class-picker");
   const classes = [];
   const limit = 500;
   try {
     for (let skip = 0; ; skip += limit) {
-      const page = await getJSON(`${API}/classes?skip=${skip}&limit=${limit}`);
+      const page = await request(`${API}/classes?skip=${skip}&limit=${limit}`);
       classes.push(...page);
       if (page.length < limit) break;
     }
@@ -443,14 +463,15 @@ async function loadClasses() {
   const wanted = Number(new URLSearchParams(location.search).get("class_id"));
   if (Number.isInteger(wanted) && wanted > 0) {
     if (!classes.some((each) => each.id === wanted)) {
-      picker.append(el("option", { value: wanted, text: `class ${wanted}` }));
+      picker.append(el("option", { value: wanted, text: `class ${wanted}`, "data-unlisted": true }));
     }
     openClass(wanted);
   } else if (classes.length === 1) {
     openClass(classes[0].id);
   } else {
-    $("roster-empty").hidden = false;
-    setText($("roster-empty"), classes.length ? "Choose a class to watch." : "Create a class first (POST /api/v1/classes).");
+    state.notice = classes.length ? "Choose a class to watch." : "Create a class first (POST /api/v1/classes).";
+    pending.order = true;
+    schedule();
   }
 }
 
@@ -487,4 +508,37 @@ $("density").addEventListener("click", () => {
   $("density").setAttribute("aria-pressed", String(compact));
 });
 
+// ---- who is signed in ----------------------------------------------------------------
+
+async function showAccount() {
+  try {
+    const me = await request(`${API}/users/me`);
+    const node = $("account");
+    setText(node, me.email);
+    node.dataset.role = me.role;
+    node.title = me.full_name ? `${me.full_name} (${me.role})` : me.role;
+  } catch (error) {
+    showProblem("account", `Could not read who is signed in: ${error.message}`);
+  }
+}
+
+async function signOut() {
+  const button = $("sign-out");
+  button.disabled = true;
+  try {
+    await request(`${API}/auth/logout`, { method: "POST" });
+  } catch (error) {
+    // 401: the session had already ended, and the page is on its way to the sign-in page.
+    if (error.status !== 401) {
+      toast(`Could not sign out: ${error.message}`, true);
+      button.disabled = false;
+    }
+    return;
+  }
+  location.assign(`${LOGIN_PATH}?reason=signed-out`);
+}
+
+$("sign-out").addEventListener("click", signOut);
+
+showAccount();
 loadClasses();

@@ -11,10 +11,11 @@ const PING_EVERY_MS = 20000;
 const SILENCE_LIMIT_MS = 50000;
 
 export class LiveChannel {
-  constructor({ onMessage, onSync, onStatus }) {
+  constructor({ onMessage, onSync, onStatus, onClose }) {
     this.onMessage = onMessage;
     this.onSync = onSync;
     this.onStatus = onStatus;
+    this.onClose = onClose;
     this.channel = null;
     this.socket = null;
     this.attempt = 0;
@@ -41,6 +42,14 @@ export class LiveChannel {
     }
   }
 
+  // Follow no channel (the class cannot be shown); the socket stays for the next one.
+  leave() {
+    const previous = this.channel;
+    this.channel = null;
+    if (previous) this.send({ action: "unsubscribe", channels: [previous] });
+    this.onStatus("idle");
+  }
+
   connect() {
     clearTimeout(this.retryTimer);
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -51,11 +60,13 @@ export class LiveChannel {
       this.attempt = 0;
       this.lastHeard = Date.now();
       if (this.channel) this.send({ action: "subscribe", channels: [this.channel] });
+      else this.onStatus("idle");
     });
     socket.addEventListener("message", (event) => this.receive(event.data));
     socket.addEventListener("close", () => {
       if (this.socket !== socket) return;
       this.socket = null;
+      this.onClose();
       this.scheduleReconnect();
     });
     // An error is always followed by close, which reconnects.
