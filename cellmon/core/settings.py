@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     # WebSocket ping frames from the server; a client that does not answer is disconnected.
     CELLMON_WS_PING_INTERVAL: float = Field(default=20.0, gt=0)
     CELLMON_WS_PING_TIMEOUT: float = Field(default=20.0, gt=0)
+    # Open /ws connections per account and per client address, counted in each process
+    # (close code 4429 beyond them). Per address: a lecture hall behind one NAT, where 200
+    # students may each watch their notifications beside the instructors' and TAs' tabs.
+    CELLMON_WS_MAX_CONNECTIONS_PER_USER: int = Field(default=20, ge=1)
+    CELLMON_WS_MAX_CONNECTIONS_PER_ADDRESS: int = Field(default=500, ge=1)
 
     # How long the test-event API keeps what it is sent.
     CELLMON_TEST_EVENTS_RETENTION_SECONDS: int = Field(default=600, ge=1)

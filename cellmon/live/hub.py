@@ -22,6 +22,7 @@ import orjson
 
 from cellmon.core.bus import MessageBus
 from cellmon.core.errors import BackendUnavailable
+from cellmon.live.admission import ConnectionCounts
 from cellmon.live.messages import LiveMessage, decode_packet, publish
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ class LiveHub:
         self._listener: asyncio.Task[None] | None = None
         self._probe_token = uuid.uuid4().hex
         self._ready = asyncio.Event()
+        self.connections = ConnectionCounts()
         # Counters for operators and benchmarks.
         self.delivered = 0
         self.dropped = 0
@@ -246,21 +248,22 @@ class LiveHub:
 
     def _drop_slow(self, subscriber: Subscriber) -> None:
         self.dropped += 1
-        self._forget(subscriber)
         logger.info("dropped a live subscriber that could not keep up")
-        subscriber.abort(
+        self.end(
+            subscriber,
             CLOSE_SLOW_CONSUMER,
             "too slow",
-            encode_frame(
-                {
-                    "type": "error",
-                    "message": (
-                        f"more than {self.queue_size} messages waiting for this client; "
-                        "disconnecting (close code 4008), reconnect and subscribe again"
-                    ),
-                    "sent_at": datetime.now(UTC),
-                }
-            ),
+            f"more than {self.queue_size} messages waiting for this client; "
+            "disconnecting (close code 4008), reconnect and subscribe again",
+        )
+
+    def end(self, subscriber: Subscriber, code: int, reason: str, message: str) -> None:
+        """Stop delivering to the client, tell it why in an error frame, close with `code`."""
+        self._forget(subscriber)
+        subscriber.abort(
+            code,
+            reason,
+            encode_frame({"type": "error", "message": message, "sent_at": datetime.now(UTC)}),
         )
 
     # -- connections and subscriptions ------------------------------------------------------

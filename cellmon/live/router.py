@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, WebSocket
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 from starlette.requests import HTTPConnection
 
+from cellmon.auth.access import Access
+from cellmon.auth.deps import AdminUser
+from cellmon.auth.principal import Principal
+from cellmon.core.database import Database
 from cellmon.core.deps import BusDep, DatabaseDep, SettingsDep
-from cellmon.live.hub import CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER, LiveHub
+from cellmon.core.settings import Settings
+from cellmon.live.admission import (
+    CLOSE_NOT_SIGNED_IN,
+    CLOSE_TOO_MANY_CONNECTIONS,
+    CLOSE_TRY_AGAIN_LATER,
+    Refused,
+    admitted,
+)
+from cellmon.live.hub import CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER, LiveHub, encode_frame
 from cellmon.live.messages import (
     ASSIGNMENT_GRADED,
     EXECUTION_UPDATE,
@@ -50,9 +65,38 @@ api_router = APIRouter(tags=["live"])
 async def live_socket(
     websocket: WebSocket, hub: HubDep, database: DatabaseDep, settings: SettingsDep
 ) -> None:
+    # Accepted before the checks, so that a refusal reaches a browser as a close code.
     await websocket.accept()
+    try:
+        async with admitted(websocket, hub.connections, database, settings) as principal:
+            await _serve(websocket, hub, database, settings, principal)
+    except Refused as refused:
+        # A client that already left takes neither; there is nobody left to tell.
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.send_text(encode_frame({"type": "error", "message": refused.message}))
+            await websocket.close(refused.code, refused.reason)
+
+
+async def _serve(
+    websocket: WebSocket,
+    hub: LiveHub,
+    database: Database,
+    settings: Settings,
+    principal: Principal,
+) -> None:
     subscriber = hub.connect(websocket.send_text, websocket.close)
-    session = LiveSession(hub, subscriber, database, settings.CELLMON_WS_MAX_CHANNELS)
+    # The socket lives as long as the token it was opened with.
+    expiry = asyncio.get_running_loop().call_later(
+        max(0.0, principal.token_expires_at - time.time()),
+        hub.end,
+        subscriber,
+        CLOSE_NOT_SIGNED_IN,
+        "session expired",
+        "the access token has expired; sign in again and reconnect",
+    )
+    session = LiveSession(
+        hub, subscriber, database, Access(principal), settings.CELLMON_WS_MAX_CHANNELS
+    )
     try:
         initial = websocket.query_params.get("channels")
         if initial is not None:
@@ -64,6 +108,7 @@ async def live_socket(
             text: str | None = message.get("text")
             await session.handle(text if text is not None else message.get("bytes") or b"")
     finally:
+        expiry.cancel()
         await hub.disconnect(subscriber)
 
 
@@ -71,8 +116,16 @@ PROTOCOL_DESCRIPTION = f"""
 How to use the WebSocket at `{WEBSOCKET_PATH}` (WebSocket routes are not listed in OpenAPI by
 themselves; this endpoint returns the same facts as JSON, with this server's limits).
 
+**Sign in**: the upgrade request carries the account's access token in its header,
+`Authorization: Bearer <token>` (from `POST /api/v1/auth/token`), or the dashboard's session
+cookie, which a browser sends by itself. A token in the URL (`?token=`, `?access_token=`)
+is not read. Without a valid credential the socket is accepted, sent an error message and
+closed with `{CLOSE_NOT_SIGNED_IN}` (so a browser can tell it from a network failure); an open
+socket is closed the same way when its token expires: sign in again and reconnect.
+
 **Connect** to `ws://HOST:PORT{WEBSOCKET_PATH}`, optionally with `?channels=broadcast,class:3`
-to subscribe at once. Every frame either way is one JSON text message.
+to subscribe at once (checked like a subscribe request). Every frame either way is one JSON
+text message.
 
 **The client sends**
 - `{{"action": "subscribe", "channels": ["class:3", "progress:alice@example.com"]}}`
@@ -80,27 +133,38 @@ to subscribe at once. Every frame either way is one JSON text message.
 - `{{"action": "unsubscribe", "channels": [...]}}` → `{{"type": "unsubscribed", "channels": [...]}}`
 - `{{"action": "ping"}}` → `{{"type": "pong", "sent_at": "…Z"}}`
 
-**Channels**: `broadcast`; `progress:{{student}}` and `notifications:{{student}}`, where
-`{{student}}` is the student id the API returns or the student's e-mail address (any case;
-the confirmation gives the canonical `progress:{{id}}`); `class:{{class_id}}` (every update
-of every student enrolled in the class). The student or class must exist.
+**Channels** and who may subscribe: `broadcast`, any signed-in account;
+`progress:{{student}}` and `notifications:{{student}}`, the student's own account (the one with
+the student's e-mail address), the instructors of a class the student is enrolled in, and
+admins; `class:{{class_id}}` (every update of every student enrolled in the class), the class's
+instructors and admins. `{{student}}` is the student id the API returns or the student's
+e-mail address (any case; the confirmation gives the canonical `progress:{{id}}`). A channel
+the account may not watch is refused exactly as one that does not exist ("no such student",
+"no such class"), so ids tell nothing.
 
 **Messages** on a channel: `{{"type", "channel", "data", "sent_at"}}`, where `channel` is the
 canonical channel subscribed to: `{EXECUTION_UPDATE}` (progress, class), `{HELP_REQUEST}`,
 `{STUCK_ALERT}`, `{PRESENCE}` (progress, class), `{ASSIGNMENT_GRADED}` (notifications),
-`{SYSTEM_MESSAGE}` (broadcast, from `POST /api/v1/broadcast`).
+`{SYSTEM_MESSAGE}` (broadcast, from `POST /api/v1/broadcast`, admins only).
 
-**Errors** do not close the socket: invalid JSON, an unknown action, a malformed or unknown
-channel, or too many channels get `{{"type": "error", "message": "…"}}` (with `"channels"`
-naming the rejected ones). In one subscribe request, the good channels are subscribed and
-confirmed, the rejected ones are named in an error; a request that would pass the per
-connection cap subscribes nothing.
+**Errors** do not close the socket: invalid JSON, an unknown action, a malformed, unknown or
+refused channel, or too many channels get `{{"type": "error", "message": "…"}}` (with
+`"channels"` naming the rejected ones). In one subscribe request, the good channels are
+subscribed and confirmed, the rejected ones are named in an error; a request that would pass
+the per connection cap subscribes nothing.
+
+**Limits**: open connections per account and per client address, counted in each server
+process; one more is accepted, sent an error message and closed with
+`{CLOSE_TOO_MANY_CONNECTIONS}`. Channels per connection as below.
 
 **Keepalive**: the server sends WebSocket ping frames; a client that does not answer in
 time is disconnected. `{{"action": "ping"}}` is there for clients that cannot see frames.
 
-**Close codes**: `{CLOSE_SLOW_CONSUMER}` the client did not read fast enough (its queue
-filled; an error message precedes the close when possible): reconnect and subscribe again;
+**Close codes**: `{CLOSE_NOT_SIGNED_IN}` not signed in, or the token expired: sign in and
+reconnect; `{CLOSE_TOO_MANY_CONNECTIONS}` too many open connections for the account or the
+address; `{CLOSE_TRY_AGAIN_LATER}` the sign-in could not be checked just now: reconnect later;
+`{CLOSE_SLOW_CONSUMER}` the client did not read fast enough (its queue filled; an error
+message precedes the close when possible): reconnect and subscribe again;
 `{CLOSE_GOING_AWAY}` / `1012` the server is shutting down or restarting; `1009` a client
 message was too large; `1011` keepalive ping timeout.
 """
@@ -125,11 +189,24 @@ async def live_protocol(settings: SettingsDep) -> LiveProtocol:
             "pong": '{"type": "pong", "sent_at": "…"}',
             "error": '{"type": "error", "message": "…", "channels": [rejected, optional]}',
         },
+        authentication=(
+            "the upgrade request's 'Authorization: Bearer <access token>' header or the "
+            "dashboard's session cookie; never a token in the URL. Without one: an error "
+            f"message, then close code {CLOSE_NOT_SIGNED_IN}"
+        ),
         channels={
-            "broadcast": "system messages to everyone",
-            "progress:{student}": "one student's updates; {student} = id or e-mail address",
-            "notifications:{student}": "one student's notifications (grades)",
-            "class:{class_id}": "updates of every student enrolled in the class",
+            "broadcast": "system messages to everyone; any signed-in account",
+            "progress:{student}": (
+                "one student's updates; {student} = id or e-mail address; the student's own "
+                "account, its instructors, admins"
+            ),
+            "notifications:{student}": (
+                "one student's notifications (grades); the student's own account, its "
+                "instructors, admins"
+            ),
+            "class:{class_id}": (
+                "updates of every student enrolled in the class; the class's instructors, admins"
+            ),
         },
         message_types={
             EXECUTION_UPDATE: "a cell was executed (progress, class)",
@@ -145,8 +222,16 @@ async def live_protocol(settings: SettingsDep) -> LiveProtocol:
             max_client_message_bytes=MAX_CLIENT_MESSAGE_BYTES,
             ping_interval_seconds=settings.CELLMON_WS_PING_INTERVAL,
             ping_timeout_seconds=settings.CELLMON_WS_PING_TIMEOUT,
+            max_connections_per_user=settings.CELLMON_WS_MAX_CONNECTIONS_PER_USER,
+            max_connections_per_address=settings.CELLMON_WS_MAX_CONNECTIONS_PER_ADDRESS,
+            connections_counted_per="server process",
         ),
         close_codes={
+            str(CLOSE_NOT_SIGNED_IN): "not signed in, or the token expired; sign in, reconnect",
+            str(CLOSE_TOO_MANY_CONNECTIONS): (
+                "too many open connections for this account or client address"
+            ),
+            str(CLOSE_TRY_AGAIN_LATER): "the sign-in could not be checked now; reconnect later",
             str(CLOSE_SLOW_CONSUMER): "the client did not read fast enough; reconnect",
             str(CLOSE_GOING_AWAY): "the server is shutting down",
             "1012": "the server is restarting",
@@ -156,8 +241,10 @@ async def live_protocol(settings: SettingsDep) -> LiveProtocol:
     )
 
 
-@api_router.get("/live/stats", summary="This process's live hub: subscribers and counters")
-async def live_stats(hub: HubDep) -> HubStats:
+@api_router.get(
+    "/live/stats", summary="This process's live hub: subscribers and counters (admins only)"
+)
+async def live_stats(hub: HubDep, _admin: AdminUser) -> HubStats:
     return HubStats(
         ready=hub.ready,
         subscribers=hub.subscriber_count,
@@ -169,10 +256,10 @@ async def live_stats(hub: HubDep) -> HubStats:
 @api_router.post(
     "/broadcast",
     status_code=202,
-    summary="Send a system message to every subscriber of the broadcast channel",
+    summary="Send a system message to every subscriber of the broadcast channel (admins only)",
     responses={503: {"description": "The bus cannot be reached; nothing was sent."}},
 )
-async def broadcast(request: BroadcastRequest, bus: BusDep) -> LiveFrame:
+async def broadcast(request: BroadcastRequest, bus: BusDep, _admin: AdminUser) -> LiveFrame:
     message = broadcast_message(request)
     await publish(bus, [message])
     return LiveFrame(

@@ -52,12 +52,16 @@ class ProtocolLimits(BaseModel):
     max_client_message_bytes: int
     ping_interval_seconds: float
     ping_timeout_seconds: float
+    max_connections_per_user: int
+    max_connections_per_address: int
+    connections_counted_per: str
 
 
 class LiveProtocol(BaseModel):
     websocket_path: str
     actions: dict[str, str]
     replies: dict[str, str]
+    authentication: str
     channels: dict[str, str]
     message_types: dict[str, str]
     limits: ProtocolLimits

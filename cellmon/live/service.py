@@ -5,8 +5,9 @@ Channel names a client may use:
 - `progress:{student}` and `notifications:{student}`, where `{student}` is the id the API
   returns or the student's e-mail address (any case), resolved to the id;
 - `class:{class_id}`.
-Every student and class named must exist. Confirmations list the canonical names
-(`progress:7`), which are the names that messages carry.
+Every student and class named must exist and be the asker's to watch (`resolve_channels`).
+Confirmations list the canonical names (`progress:7`), which are the names that messages
+carry.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, String, cast, literal_column, null, select, union_all
 from sqlalchemy.exc import SQLAlchemyError
 
+from cellmon.auth.access import Access
 from cellmon.core.database import Database
 from cellmon.db.models.classes import Class
 from cellmon.db.models.students import Student
@@ -99,11 +101,22 @@ class Resolution:
     rejected: list[tuple[str, str]]  # (requested name, reason)
 
 
+# Which part of the union a row comes from (SQL constants, not parameters: PostgreSQL cannot
+# type a bare parameter in a UNION).
+STUDENT_ROW, CLASS_ROW = "0", "1"
+
+
 async def resolve_channels(
-    database: Database, names: Sequence[str], *, must_exist: bool
+    database: Database, access: Access, names: Sequence[str], *, must_exist: bool
 ) -> Resolution:
-    """Canonical names for `names`; e-mail addresses always need the database, ids only
-    when `must_exist` (a subscription) — unsubscribing accepts any well-formed id."""
+    """Canonical names for `names`, in one query whatever their number.
+
+    A subscription (`must_exist`) needs each student and class to exist and to be the
+    asker's: a class its instructors' (and admins'), a student's channels its own, its
+    instructors' and admins'. Anything else is rejected exactly as an id that does not
+    exist, so ids tell nothing. Unsubscribing accepts any well-formed id; an e-mail address
+    always needs the database, and resolves only for a student the asker may watch.
+    """
     resolution = Resolution([], [])
     parsed: list[ChannelName] = []
     for name in names:
@@ -115,24 +128,36 @@ async def resolve_channels(
     emails = {c.email for c in parsed if c.email is not None}
     student_ids = {c.number for c in parsed if c.kind in STUDENT_CHANNELS and c.number}
     class_ids = {c.number for c in parsed if c.kind == "class" and c.number}
+    if not must_exist:
+        student_ids.clear()
+        class_ids.clear()
+    parts: list[Select[int, int, str]] = []
+    if emails or student_ids:
+        parts.append(
+            select(literal_column(STUDENT_ROW, Integer), Student.id, Student.email).where(
+                Student.email.in_(emails) | Student.id.in_(student_ids),
+                access.students(Student.id),
+            )
+        )
+    if class_ids:
+        parts.append(
+            select(literal_column(CLASS_ROW, Integer), Class.id, cast(null(), String)).where(
+                Class.id.in_(class_ids), access.taught_classes(Class.id)
+            )
+        )
     id_by_email: dict[str, int] = {}
     known_students: set[int] = set()
     known_classes: set[int] = set()
-    if emails or (must_exist and (student_ids or class_ids)):
+    if parts:
+        statement = parts[0] if len(parts) == 1 else union_all(*parts)
         async with database.sessions() as session:
-            if emails or (must_exist and student_ids):
-                wanted_ids = student_ids if must_exist else set()
-                rows = await session.execute(
-                    select(Student.id, Student.email).where(
-                        Student.email.in_(emails) | Student.id.in_(wanted_ids)
-                    )
-                )
-                for student_id, email in rows:
-                    known_students.add(student_id)
-                    id_by_email[email.lower()] = student_id
-            if must_exist and class_ids:
-                rows_ = await session.execute(select(Class.id).where(Class.id.in_(class_ids)))
-                known_classes = set(rows_.scalars())
+            rows = await session.execute(statement)
+        for kind, row_id, email in rows:
+            if str(kind) == CLASS_ROW:
+                known_classes.add(row_id)
+            else:
+                known_students.add(row_id)
+                id_by_email[email.lower()] = row_id
 
     seen: set[str] = set()
     for channel in parsed:
@@ -179,11 +204,17 @@ class LiveSession:
     """The protocol of one /ws connection; every answer goes through the hub's queue."""
 
     def __init__(
-        self, hub: LiveHub, subscriber: Subscriber, database: Database, max_channels: int
+        self,
+        hub: LiveHub,
+        subscriber: Subscriber,
+        database: Database,
+        access: Access,
+        max_channels: int,
     ) -> None:
         self.hub = hub
         self.subscriber = subscriber
         self.database = database
+        self.access = access
         self.max_channels = max_channels
 
     def _reply(self, payload: dict[str, Any]) -> None:
@@ -224,7 +255,7 @@ class LiveSession:
         if len(names) > self.max_channels:
             self._error(f"too many channels: at most {self.max_channels} per connection")
             return
-        resolution = await resolve_channels(self.database, names, must_exist=True)
+        resolution = await resolve_channels(self.database, self.access, names, must_exist=True)
         total = len(self.subscriber.channels.union(resolution.channels))
         if total > self.max_channels:
             self._error(
@@ -242,7 +273,7 @@ class LiveSession:
         if not names:
             self._error("no channels given")
             return
-        resolution = await resolve_channels(self.database, names, must_exist=False)
+        resolution = await resolve_channels(self.database, self.access, names, must_exist=False)
         if resolution.channels:
             self.hub.unsubscribe(self.subscriber, resolution.channels)
             self._reply({"type": "unsubscribed", "channels": resolution.channels})

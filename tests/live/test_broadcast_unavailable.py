@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from asgi_lifespan import LifespanManager
 
 from cellmon.app import create_app
+from tests.accounts import ADMIN_EMAIL, create_account, signed_in
 from tests.core.bus.own_redis import OwnRedis
 from tests.services import make_settings
 
@@ -25,8 +25,8 @@ async def test_a_broadcast_on_an_unreachable_bus_answers_503(
     )
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        admin = await create_account(app, ADMIN_EMAIL, "admin")
+        async with signed_in(app, admin) as http:
             assert (await http.post("/api/v1/broadcast", json={"message": "up"})).status_code == 202
             own_redis.stop()
             response = await http.post("/api/v1/broadcast", json={"message": "down"})

@@ -9,16 +9,20 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from cellmon.auth.tokens import TokenCodec
 from cellmon.core.bus.redis_pubsub import RedisPubSubBus, bus_channel
 from cellmon.core.database import Database
+from cellmon.db.models import User
 from cellmon.db.models.classes import Class
 from cellmon.live.messages import LiveMessage, publish
+from tests import accounts
 from tests.live.helpers import receive
 from tests.services import (
     REDIS_HOST,
@@ -31,6 +35,8 @@ from tests.services import (
 pytestmark = pytest.mark.slow
 
 STARTUP_TIMEOUT_SECONDS = 60
+# Every process of a deployment signs and checks tokens with the same key.
+SECRET_KEY = "two-processes-" + "k" * 32
 # Variables of the developer's environment that must not reach the servers under test.
 CONFIG_PREFIXES = ("CELLMON_", "POSTGRES_", "REDIS_", "INFLUXDB_", "BACKEND_CORS_", "PROJECT_")
 
@@ -101,6 +107,7 @@ async def servers(
         CELLMON_REDIS_PREFIX=redis_prefix,
         CELLMON_DATA_DIR=str(tmp_path),
         CELLMON_LOG_FORMAT="console",
+        CELLMON_SECRET_KEY=SECRET_KEY,
     )
     started: list[ServerProcess] = []
     try:
@@ -114,14 +121,23 @@ async def servers(
             server.stop()
 
 
-async def add_class(postgres_database: str) -> int:
+async def add_class_and_admin(postgres_database: str) -> tuple[int, dict[str, str]]:
+    """A class, and the bearer header of an admin who may watch it and broadcast."""
     database = Database(make_settings(**postgres_overrides(postgres_database)))
     try:
         async with database.sessions() as session:
             klass = Class(name="Across processes", class_code=unique_name("X"))
-            session.add(klass)
+            admin = User(
+                email=f"{unique_name('admin')}@example.org",
+                role="admin",
+                password_hash=accounts.test_password_hash(),
+                is_active=True,
+                tokens_valid_after=datetime.now(UTC),
+            )
+            session.add_all([klass, admin])
             await session.commit()
-            return klass.id
+            token = TokenCodec(SECRET_KEY, 3600).issue(admin.id).token
+            return klass.id, {"Authorization": f"Bearer {token}"}
     finally:
         await database.dispose()
 
@@ -130,16 +146,18 @@ async def test_a_message_reaches_subscribers_on_every_process(
     servers: list[ServerProcess], postgres_database: str, redis_prefix: str
 ) -> None:
     a, b = servers
-    class_id = await add_class(postgres_database)
+    class_id, admin = await add_class_and_admin(postgres_database)
     async with (
-        connect(f"{a.ws_url}?channels=broadcast,class:{class_id}") as on_a,
-        connect(f"{b.ws_url}?channels=class:{class_id}") as on_b,
+        connect(
+            f"{a.ws_url}?channels=broadcast,class:{class_id}", additional_headers=admin
+        ) as on_a,
+        connect(f"{b.ws_url}?channels=class:{class_id}", additional_headers=admin) as on_b,
     ):
         assert (await receive(on_a))["channels"] == ["broadcast", f"class:{class_id}"]
         assert (await receive(on_b))["channels"] == [f"class:{class_id}"]
 
         # POSTed to B, received on A.
-        async with httpx.AsyncClient(base_url=b.base_url) as http:
+        async with httpx.AsyncClient(base_url=b.base_url, headers=admin) as http:
             response = await http.post("/api/v1/broadcast", json={"message": "from B"})
         assert response.status_code == 202
         frame = await receive(on_a)

@@ -11,11 +11,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from cellmon.db.models import User
 from cellmon.live.service import MAX_CLIENT_MESSAGE_BYTES
+from tests.accounts import bearer
 from tests.conftest import LiveServer
+from tests.live.helpers import connect_as
 
 PING_INTERVAL = 0.2
 PING_TIMEOUT = 0.2
@@ -35,17 +37,18 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def test_a_client_that_never_answers_pings_is_disconnected(
-    live_server: LiveServer,
+    live_server: LiveServer, live_admin: User
 ) -> None:
     # A bare socket that speaks the handshake and then never answers anything.
     address = urlsplit(live_server.base_url)
     reader, writer = await asyncio.open_connection(address.hostname, address.port)
     key = base64.b64encode(os.urandom(16)).decode()
+    [(_, authorization)] = bearer(live_server.app, live_admin).items()
     writer.write(
         (
             f"GET /ws HTTP/1.1\r\nHost: {address.netloc}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
+            f"Authorization: {authorization}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
     )
     status = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
@@ -63,8 +66,10 @@ async def test_a_client_that_never_answers_pings_is_disconnected(
     assert struct.unpack("!H", close_payload[:2])[0] == 1011
 
 
-async def test_an_oversized_client_message_closes_with_1009(live_server: LiveServer) -> None:
-    async with connect(live_server.ws_url, max_size=None) as ws:
+async def test_an_oversized_client_message_closes_with_1009(
+    live_server: LiveServer, live_admin: User
+) -> None:
+    async with connect_as(live_server, live_admin, max_size=None) as ws:
         await ws.send("x" * (MAX_CLIENT_MESSAGE_BYTES + 1))
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)

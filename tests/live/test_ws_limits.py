@@ -7,13 +7,14 @@ from typing import Any
 
 import orjson
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from cellmon.db.models import User
 from cellmon.live.hub import CLOSE_SLOW_CONSUMER
 from cellmon.live.messages import LiveMessage
 from tests.conftest import LiveServer
-from tests.live.helpers import add_class, hub_of, publish, receive, request
+from tests.live.helpers import add_class, connect_as, http_as, hub_of, publish, receive, request
 
 MAX_CHANNELS = 3
 SEND_QUEUE = 4
@@ -35,11 +36,11 @@ def settings_overrides() -> dict[str, Any]:
 
 
 async def test_a_connection_holds_at_most_the_documented_number_of_channels(
-    live_server: LiveServer,
+    live_server: LiveServer, live_admin: User
 ) -> None:
     classes = [await add_class(live_server.app, f"C{n}") for n in range(3)]
     channels = [f"class:{class_id}" for class_id in classes]
-    async with connect(live_server.ws_url) as ws:
+    async with connect_as(live_server, live_admin) as ws:
         error = await request(ws, {"action": "subscribe", "channels": ["broadcast", *channels]})
         assert error == {
             "type": "error",
@@ -62,24 +63,22 @@ async def test_a_connection_holds_at_most_the_documented_number_of_channels(
 
 
 async def test_the_protocol_endpoint_reports_this_servers_limits(live_server: LiveServer) -> None:
-    import httpx
-
-    async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+    async with http_as(live_server, None) as http:
         limits = (await http.get("/api/v1/live/protocol")).json()["limits"]
     assert limits["max_channels_per_connection"] == MAX_CHANNELS
     assert limits["send_queue_per_connection"] == SEND_QUEUE
 
 
 async def test_a_client_that_does_not_read_is_told_and_dropped_while_others_go_on(
-    live_server: LiveServer,
+    live_server: LiveServer, live_admin: User
 ) -> None:
     hub = hub_of(live_server.app)
     blob = "x" * 1024 * 1024
     # The slow client buffers one message, then stops reading from its socket. The server
     # does not compress, so the blobs fill the socket buffers (some tens of MB on loopback).
     async with (
-        connect(live_server.ws_url, max_size=None) as fast,
-        connect(live_server.ws_url, max_size=None, max_queue=1) as slow,
+        connect_as(live_server, live_admin, max_size=None) as fast,
+        connect_as(live_server, live_admin, max_size=None, max_queue=1) as slow,
     ):
         for ws in (fast, slow):
             await request(ws, {"action": "subscribe", "channels": ["broadcast"]})

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import httpx
 import orjson
-from websockets.asyncio.client import connect
 
+from cellmon.db.models import User
 from cellmon.live.messages import LiveMessage, encode_packets
 from tests.conftest import LiveServer
 from tests.live.helpers import (
     add_class,
     add_student,
+    connect_as,
     eventually,
+    http_as,
     hub_of,
     publish,
     receive,
@@ -20,12 +21,14 @@ from tests.live.helpers import (
 )
 
 
-async def test_subscribe_then_receive_a_broadcast(live_server: LiveServer) -> None:
-    async with connect(live_server.ws_url) as ws:
+async def test_subscribe_then_receive_a_broadcast(
+    live_server: LiveServer, live_admin: User
+) -> None:
+    async with connect_as(live_server, live_admin) as ws:
         reply = await request(ws, {"action": "subscribe", "channels": ["broadcast"]})
         assert reply == {"type": "subscribed", "channels": ["broadcast"]}
 
-        async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+        async with http_as(live_server, live_admin) as http:
             response = await http.post(
                 "/api/v1/broadcast", json={"message": "Break until 10:30", "level": "warning"}
             )
@@ -42,17 +45,17 @@ async def test_subscribe_then_receive_a_broadcast(live_server: LiveServer) -> No
         assert response.json() == frame
 
 
-async def test_ping_is_answered_with_pong(live_server: LiveServer) -> None:
-    async with connect(live_server.ws_url) as ws:
+async def test_ping_is_answered_with_pong(live_server: LiveServer, live_admin: User) -> None:
+    async with connect_as(live_server, live_admin) as ws:
         reply = await request(ws, {"action": "ping"})
         assert reply["type"] == "pong"
         assert reply["sent_at"].endswith("Z")
 
 
 async def test_bad_messages_get_an_error_and_the_socket_stays_open(
-    live_server: LiveServer,
+    live_server: LiveServer, live_admin: User
 ) -> None:
-    async with connect(live_server.ws_url) as ws:
+    async with connect_as(live_server, live_admin) as ws:
         await ws.send("{not json")
         error = await receive(ws)
         assert error["type"] == "error"
@@ -79,9 +82,11 @@ async def test_bad_messages_get_an_error_and_the_socket_stays_open(
         assert (await receive(ws))["type"] == "pong"
 
 
-async def test_malformed_and_unknown_channels_are_named(live_server: LiveServer) -> None:
+async def test_malformed_and_unknown_channels_are_named(
+    live_server: LiveServer, live_admin: User
+) -> None:
     names = ["news", "class:abc", "progress:", "progress:-3", "class:0", "notifications:1 2"]
-    async with connect(live_server.ws_url) as ws:
+    async with connect_as(live_server, live_admin) as ws:
         error = await request(ws, {"action": "subscribe", "channels": names})
         assert error["type"] == "error"
         assert error["channels"] == names
@@ -104,9 +109,11 @@ async def test_malformed_and_unknown_channels_are_named(live_server: LiveServer)
     assert hub_of(live_server.app).subscriber_count <= 1
 
 
-async def test_an_email_address_stands_for_the_student_id(live_server: LiveServer) -> None:
+async def test_an_email_address_stands_for_the_student_id(
+    live_server: LiveServer, live_admin: User
+) -> None:
     student_id = await add_student(live_server.app, "alice@example.com")
-    async with connect(live_server.ws_url) as ws:
+    async with connect_as(live_server, live_admin) as ws:
         reply = await request(
             ws,
             {
@@ -140,21 +147,23 @@ async def test_an_email_address_stands_for_the_student_id(live_server: LiveServe
 
 
 async def test_a_good_channel_is_subscribed_beside_a_rejected_one(
-    live_server: LiveServer,
+    live_server: LiveServer, live_admin: User
 ) -> None:
     class_id = await add_class(live_server.app, "INTRO")
-    async with connect(live_server.ws_url) as ws:
+    async with connect_as(live_server, live_admin) as ws:
         await send(ws, {"action": "subscribe", "channels": [f"class:{class_id}", "class:777"]})
         assert await receive(ws) == {"type": "subscribed", "channels": [f"class:{class_id}"]}
         error = await receive(ws)
         assert error["channels"] == ["class:777"]
 
 
-async def test_only_subscribed_channels_are_delivered(live_server: LiveServer) -> None:
+async def test_only_subscribed_channels_are_delivered(
+    live_server: LiveServer, live_admin: User
+) -> None:
     mine = await add_class(live_server.app, "MINE")
     other = await add_class(live_server.app, "OTHER")
     student = await add_student(live_server.app, "bob@example.com")
-    async with connect(live_server.ws_url) as ws:
+    async with connect_as(live_server, live_admin) as ws:
         await request(ws, {"action": "subscribe", "channels": [f"class:{mine}", "broadcast"]})
         # In one publish, in this order: had the first been delivered, it would come first.
         await publish(
@@ -176,21 +185,25 @@ async def test_only_subscribed_channels_are_delivered(live_server: LiveServer) -
         assert (frame["type"], frame["data"]) == ("presence", {"n": 4})
 
 
-async def test_channels_on_the_url_are_subscribed_at_once(live_server: LiveServer) -> None:
+async def test_channels_on_the_url_are_subscribed_at_once(
+    live_server: LiveServer, live_admin: User
+) -> None:
     class_id = await add_class(live_server.app, "URL")
-    async with connect(f"{live_server.ws_url}?channels=broadcast,class:{class_id}") as ws:
+    async with connect_as(live_server, live_admin, f"?channels=broadcast,class:{class_id}") as ws:
         assert await receive(ws) == {
             "type": "subscribed",
             "channels": ["broadcast", f"class:{class_id}"],
         }
 
 
-async def test_a_closed_connection_leaves_no_subscription(live_server: LiveServer) -> None:
+async def test_a_closed_connection_leaves_no_subscription(
+    live_server: LiveServer, live_admin: User
+) -> None:
     hub = hub_of(live_server.app)
-    async with connect(live_server.ws_url) as ws:
+    async with connect_as(live_server, live_admin) as ws:
         await request(ws, {"action": "subscribe", "channels": ["broadcast"]})
         assert hub.subscribers_of("broadcast") == 1
-        async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+        async with http_as(live_server, live_admin) as http:
             stats = (await http.get("/api/v1/live/stats")).json()
         assert stats == {"ready": True, "subscribers": 1, "delivered": 0, "dropped": 0}
     await eventually(lambda: hub.subscriber_count == 0)
@@ -198,7 +211,8 @@ async def test_a_closed_connection_leaves_no_subscription(live_server: LiveServe
 
 
 async def test_the_protocol_is_described_in_the_api(live_server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+    # Open to anyone: it holds no data.
+    async with http_as(live_server, None) as http:
         protocol = (await http.get("/api/v1/live/protocol")).json()
         openapi = (await http.get("/openapi.json")).json()
     assert protocol["websocket_path"] == "/ws"
@@ -210,8 +224,8 @@ async def test_the_protocol_is_described_in_the_api(live_server: LiveServer) -> 
     assert "/api/v1/live/protocol" in openapi["info"]["description"]
 
 
-async def test_broadcast_validates_its_body(live_server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+async def test_broadcast_validates_its_body(live_server: LiveServer, live_admin: User) -> None:
+    async with http_as(live_server, live_admin) as http:
         for body in (
             {"message": ""},
             {"message": "   "},
