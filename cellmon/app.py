@@ -20,6 +20,7 @@ from cellmon.core.database import Database
 from cellmon.core.http import DirectRoutes, StripTrailingSlash, install_error_handlers
 from cellmon.core.settings import Settings, load_settings
 from cellmon.dashboard.router import router as dashboard_router
+from cellmon.erasure.router import router as erasure_router
 from cellmon.events.router import router as events_router
 from cellmon.executions.router import router as executions_router
 from cellmon.health.router import router as health_router
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assignments_router,
         submissions_router,
         students_router,
+        erasure_router,
         notebooks_router,
         progress_router,
         classroom_router,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from cellmon.core.backends import Backends
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.timeseries import Point, TimeSeriesSink
-from cellmon.core.timeseries.base import CountBucket
+from cellmon.core.timeseries.base import CountBucket, DeletedPoints
 from cellmon.core.timeseries.influx import InfluxSink
 from cellmon.db.models import (
     CellExecution,
@@ -266,6 +266,9 @@ class HeldSink(TimeSeriesSink):
 
     async def count_per_interval(self, *args: Any, **kwargs: Any) -> list[CountBucket]:
         return []
+
+    async def delete_tagged(self, measurement: str, tag: str, value: str) -> DeletedPoints:
+        return DeletedPoints(stored=0)
 
     async def ping(self) -> None:
         return None

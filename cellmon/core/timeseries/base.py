@@ -44,6 +44,16 @@ class CountBucket:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class DeletedPoints:
+    """What `TimeSeriesSink.delete_tagged` removed."""
+
+    # Points deleted from the store; None where the store does not say how many (InfluxDB).
+    stored: int | None
+    # Points taken out of writes still waiting to be retried.
+    pending: int = 0
+
+
 class TimeSeriesSink(ABC):
     async def start(self) -> None:  # noqa: B027 (optional hook)
         """Prepare the backend (e.g. create the database)."""
@@ -80,6 +90,16 @@ class TimeSeriesSink(ABC):
         the minute); the buckets come in time order, and intervals without points are left out.
         On InfluxDB a point is counted by its fields: exactly, as long as one field is on every
         point counted (always the case with a field filter).
+        """
+
+    @abstractmethod
+    async def delete_tagged(self, measurement: str, tag: str, value: str) -> DeletedPoints:
+        """Delete every point of the measurement whose tag `tag` is `value`, in all of its
+        series and at any time, writes still waiting to be retried included.
+
+        Repeating it is harmless. Raises BackendUnavailable when the store cannot do it now
+        (unreachable, or refusing); raises ValueError for an empty tag or value, which would
+        name no point (an empty tag is a missing one).
         """
 
     @abstractmethod

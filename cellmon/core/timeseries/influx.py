@@ -30,6 +30,7 @@ from cellmon.core.errors import BackendUnavailable, ConfigError
 from cellmon.core.settings import Settings
 from cellmon.core.timeseries.base import (
     CountBucket,
+    DeletedPoints,
     FieldValue,
     LineProtocolPoints,
     Point,
@@ -40,6 +41,8 @@ from cellmon.core.timeseries.line_protocol import (
     influxql_identifier,
     influxql_literal,
     influxql_string,
+    line_has_tag,
+    stored_tag_value,
 )
 from cellmon.core.timeseries.sql import from_ns, to_ns
 from cellmon.db.base import utcnow
@@ -53,6 +56,10 @@ TRIES = 3
 # the whole request and would be refused again for each half.
 SPLITTABLE_STATUSES = frozenset({400, 413, 422})
 PENDING_ROWS_PER_ROUND = 50
+# The whole time range InfluxDB can store (its smallest and largest nanosecond times): the
+# 2.x delete API needs a range, and a delete by tag must reach every point.
+EARLIEST_TIME = "1677-09-21T00:12:43.145224194Z"
+LATEST_TIME = "2262-04-11T23:47:16.854775806Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,25 +362,36 @@ class InfluxSink(TimeSeriesSink):
     async def _keep_pending(
         self, failures: list[_Failure], attempts: int, replacing: int | None = None
     ) -> None:
-        """Store what failed; `replacing` names the pending row it came from (deleted with it)."""
-        now = utcnow()
-        rows = [
-            {
-                "lines": "\n".join(failure.lines),
-                "points": len(failure.lines),
-                "attempts": attempts,
-                "last_error": failure.error[:4000],
-                "created_at": now,
-                "next_attempt_at": now + self._backoff(attempts),
-            }
-            for failure in failures
-        ]
+        """Store what failed; `replacing` names the pending row it came from (deleted with it).
+
+        Of a replaced row, only lines it still holds are kept: an erasure (`delete_tagged`)
+        may have taken some out while they were being retried."""
         try:
-            async with self._database.sessions.begin() as session:
+            async with self._database.writing() as session:
                 if replacing is not None:
-                    await session.execute(
-                        delete(PendingTimeSeriesWrite).where(PendingTimeSeriesWrite.id == replacing)
+                    row = PendingTimeSeriesWrite.id == replacing
+                    current = await session.scalar(
+                        select(PendingTimeSeriesWrite.lines).where(row).with_for_update()
                     )
+                    still_pending = set(current.split("\n")) if current else set()
+                    failures = [
+                        _Failure(kept, failure.error)
+                        for failure in failures
+                        if (kept := [line for line in failure.lines if line in still_pending])
+                    ]
+                    await session.execute(delete(PendingTimeSeriesWrite).where(row))
+                now = utcnow()
+                rows = [
+                    {
+                        "lines": "\n".join(failure.lines),
+                        "points": len(failure.lines),
+                        "attempts": attempts,
+                        "last_error": failure.error[:4000],
+                        "created_at": now,
+                        "next_attempt_at": now + self._backoff(attempts),
+                    }
+                    for failure in failures
+                ]
                 if rows:
                     await session.execute(insert(PendingTimeSeriesWrite), rows)
         except SQLAlchemyError as exc:
@@ -431,6 +449,88 @@ class InfluxSink(TimeSeriesSink):
             except Exception:
                 written = 0
                 logger.exception("InfluxDB: retrying pending writes failed; trying again later")
+
+    # -- deleting ------------------------------------------------------------------------
+
+    async def delete_tagged(self, measurement: str, tag: str, value: str) -> DeletedPoints:
+        if not tag or not value:
+            raise ValueError("delete_tagged needs a tag and a value")
+        # The pending writes first: a retry after the delete would write the points again.
+        pending = await self._drop_pending(measurement, tag, value)
+        for attempt in range(TRIES):
+            try:
+                await self._delete_series(measurement, tag, value)
+                break
+            except BackendUnavailable:
+                if attempt == TRIES - 1:
+                    raise
+            except InfluxRefusedError as exc:
+                # E.g. a 1.x user without the admin right DROP SERIES needs: waiting will not
+                # help, but to the caller the points are as undeleted as with InfluxDB down.
+                raise BackendUnavailable(f"InfluxDB refused the delete: {exc}") from exc
+            await asyncio.sleep(self._retry_seconds * 2**attempt)
+        return DeletedPoints(stored=None, pending=pending)
+
+    async def _delete_series(self, measurement: str, tag: str, value: str) -> None:
+        """Delete the points of every series with the tag (InfluxDB says not how many)."""
+        stored = stored_tag_value(value)
+        if self._api_version == 1:
+            # DROP SERIES, unlike DELETE, also drops the series from the index, whose keys
+            # hold the tag value: SHOW TAG VALUES would list it otherwise.
+            database = self._bucket.split("/", 1)[0]
+            await self._influxql(
+                f"DROP SERIES FROM {influxql_identifier(measurement)} "
+                f"WHERE {influxql_identifier(tag)} = {influxql_string(stored)}",
+                database=database,
+            )
+            return
+        # The predicate is InfluxQL-like: keys and values as double-quoted identifiers.
+        predicate = (
+            f"{influxql_identifier('_measurement')} = {influxql_identifier(measurement)} "
+            f"AND {influxql_identifier(tag)} = {influxql_identifier(stored)}"
+        )
+        params = {"bucket": self._bucket}
+        if self._org:
+            params["org"] = self._org
+        try:
+            response = await self._http.post(
+                "/api/v2/delete",
+                params=params,
+                json={"start": EARLIEST_TIME, "stop": LATEST_TIME, "predicate": predicate},
+            )
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"InfluxDB at {self._url}: {_describe(exc)}") from exc
+        _raise_for_status(response)
+
+    async def _drop_pending(self, measurement: str, tag: str, value: str) -> int:
+        """Take the tag's points out of the pending writes; how many were taken out."""
+        dropped = 0
+        statement = select(PendingTimeSeriesWrite.id, PendingTimeSeriesWrite.lines)
+        if not self._database.is_sqlite:
+            # Waits for a retry task's claim in progress (SQLite's writers take turns anyway).
+            statement = statement.with_for_update()
+        try:
+            async with self._database.writing() as session:
+                for row_id, text in (await session.execute(statement)).all():
+                    lines = text.split("\n")
+                    kept = [
+                        line for line in lines if not line_has_tag(line, measurement, tag, value)
+                    ]
+                    if len(kept) == len(lines):
+                        continue
+                    dropped += len(lines) - len(kept)
+                    pending = PendingTimeSeriesWrite.id == row_id
+                    if kept:
+                        await session.execute(
+                            update(PendingTimeSeriesWrite)
+                            .where(pending)
+                            .values(lines="\n".join(kept), points=len(kept))
+                        )
+                    else:
+                        await session.execute(delete(PendingTimeSeriesWrite).where(pending))
+        except SQLAlchemyError as exc:
+            raise BackendUnavailable(f"pending time-series writes: {exc}") from exc
+        return dropped
 
     # -- reading -------------------------------------------------------------------------
 

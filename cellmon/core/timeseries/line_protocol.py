@@ -75,6 +75,44 @@ def encode_series(measurement: str, tags: Mapping[str, str]) -> str:
     return _series(measurement, tuple(tags), tuple(tags.values()))
 
 
+_ESCAPED_KEY_SPECIAL = re.compile(r"\\([,= ])")
+
+
+def stored_tag_value(value: str) -> str:
+    """The value InfluxDB keeps for a tag written as `value` by this module: its parser
+    removes the backslash before a comma, an equals sign or a space and keeps any other
+    (so it differs from `value` only in the cases the module's docstring names)."""
+    return _ESCAPED_KEY_SPECIAL.sub(r"\1", escape_key(value))
+
+
+def _series_parts(line: str) -> list[str]:
+    """The escaped measurement and `key=value` tags that start a line, as written."""
+    parts: list[str] = []
+    start = index = 0
+    while index < len(line):
+        char = line[index]
+        if char == "\\":
+            # As InfluxDB's parser does: an escaping backslash hides the next character.
+            index += 2
+            continue
+        if char in ", ":
+            parts.append(line[start:index])
+            if char == " ":
+                return parts
+            start = index + 1
+        index += 1
+    parts.append(line[start:])
+    return parts
+
+
+def line_has_tag(line: str, measurement: str, key: str, value: str) -> bool:
+    """Whether a line of this module's writing is a point of the measurement with that tag."""
+    measurement_part, *tags = _series_parts(line)
+    return measurement_part == escape_measurement(measurement) and (
+        f"{escape_key(key)}={escape_key(value)}" in tags
+    )
+
+
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def escape_string_field(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

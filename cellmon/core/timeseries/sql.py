@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from operator import itemgetter
 
-from sqlalchemy import ColumnElement, Table, func, or_, select
+from sqlalchemy import ColumnElement, Table, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +25,7 @@ from cellmon.core.database import Database, dumps_json
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.timeseries.base import (
     CountBucket,
+    DeletedPoints,
     FieldValue,
     Point,
     TimeSeriesSink,
@@ -181,6 +182,22 @@ class SqlSink(TimeSeriesSink):
         except SQLAlchemyError as exc:
             raise BackendUnavailable(f"time-series table: {exc}") from exc
         return [CountBucket(from_ns(start_ns), count) for start_ns, count in result]
+
+    async def delete_tagged(self, measurement: str, tag: str, value: str) -> DeletedPoints:
+        if not tag or not value:
+            raise ValueError("delete_tagged needs a tag and a value")
+        # Tags are stored as given (less the empty ones), so the value is compared as it is.
+        statement = delete(TimeSeriesPoint).where(
+            TimeSeriesPoint.measurement == measurement,
+            TimeSeriesPoint.tags[tag].as_string() == value,
+        )
+        try:
+            async with self._database.writing() as session:
+                result = await session.execute(statement)
+        except SQLAlchemyError as exc:
+            raise BackendUnavailable(f"time-series table: {exc}") from exc
+        deleted: int = result.rowcount  # type: ignore[attr-defined]
+        return DeletedPoints(stored=deleted)
 
     async def ping(self) -> None:
         try:

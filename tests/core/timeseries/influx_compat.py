@@ -4,13 +4,17 @@ Debian's package is InfluxDB 1.6, which predates `/api/v2/write` (added in 1.8).
 what 1.8's compatibility endpoint does with a write: bucket "db" or "db/rp", token
 "user:password" in `Authorization: Token …`, the precision; then it hands the lines to the real
 server's `/write` and answers as 2.x does (204, or the status with a JSON error). So the sink's
-2.x code path writes real points that the tests read back from the real server. Every request
+2.x code path writes real points that the tests read back from the real server. A delete
+(`/api/v2/delete`) with a predicate of `key = value` pairs joined by AND, each a double-quoted
+InfluxQL identifier as 2.x's parser reads them, becomes the real server's DROP SERIES over
+the whole time range (the only range the sink asks for). Every request
 is recorded, and anything else is passed to the server as it is. Flux (`/api/v2/query`) cannot
 be served: 1.6 has no Flux engine.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import httpx
@@ -18,6 +22,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from cellmon.core.timeseries.line_protocol import influxql_identifier, influxql_string
 
 
 @dataclass
@@ -53,6 +59,27 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+# A double-quoted InfluxQL identifier, its escapes as InfluxQL's scanner reads them.
+_QUOTED = r'"((?:[^"\\\n]|\\[\\"n])*)"'
+_PAIR = re.compile(rf"\s*{_QUOTED}\s*=\s*{_QUOTED}\s*")
+_ESCAPE = re.compile(r"\\([\\\"n])")
+
+
+def _unquote(text: str) -> str:
+    return _ESCAPE.sub(lambda match: "\n" if match.group(1) == "n" else match.group(1), text)
+
+
+def parse_delete_predicate(predicate: str) -> dict[str, str]:
+    """`"k" = "v" AND …` as {k: v}; ValueError for anything else."""
+    pairs: dict[str, str] = {}
+    for part in re.split(r"\s+AND\s+", predicate):
+        match = _PAIR.fullmatch(part)
+        if match is None:
+            raise ValueError(f"bad predicate part: {part!r}")
+        pairs[_unquote(match.group(1))] = _unquote(match.group(2))
+    return pairs
+
+
 def v2_compat_transport(upstream: str, token: str | None) -> httpx.ASGITransport:
     """A transport that serves the 2.x write API by way of the 1.x server at `upstream`."""
 
@@ -73,6 +100,27 @@ def v2_compat_transport(upstream: str, token: str | None) -> httpx.ASGITransport
         message = answer.json().get("error", answer.text)
         return JSONResponse({"code": "invalid", "message": message}, answer.status_code)
 
+    async def delete(request: Request) -> Response:
+        if token is not None and request.headers.get("authorization") != f"Token {token}":
+            return JSONResponse({"code": "unauthorized", "message": "bad token"}, 401)
+        body = await request.json()
+        try:
+            tags = parse_delete_predicate(body["predicate"])
+        except ValueError as exc:
+            return JSONResponse({"code": "invalid", "message": str(exc)}, 400)
+        measurement = tags.pop("_measurement")
+        conditions = " AND ".join(
+            f"{influxql_identifier(key)} = {influxql_string(value)}" for key, value in tags.items()
+        )
+        database = request.query_params["bucket"].partition("/")[0]
+        query = f"DROP SERIES FROM {influxql_identifier(measurement)} WHERE {conditions}"
+        async with httpx.AsyncClient(base_url=upstream) as client:
+            answer = await client.post("/query", data={"db": database, "q": query})
+        result = answer.json()["results"][0]
+        if "error" in result:
+            return JSONResponse({"code": "invalid", "message": result["error"]}, 400)
+        return Response(status_code=204)
+
     async def passthrough(request: Request) -> Response:
         async with httpx.AsyncClient(base_url=upstream) as client:
             answer = await client.request(
@@ -89,6 +137,7 @@ def v2_compat_transport(upstream: str, token: str | None) -> httpx.ASGITransport
     app = Starlette(
         routes=[
             Route("/api/v2/write", write, methods=["POST"]),
+            Route("/api/v2/delete", delete, methods=["POST"]),
             Route("/{path:path}", passthrough, methods=["GET", "POST"]),
         ]
     )

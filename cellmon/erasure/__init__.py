@@ -1,0 +1,1 @@
+"""Erasure: deleting a student and everything recorded about them, on request."""

@@ -1,0 +1,201 @@
+"""`delete_tagged`: a student's points leave both stores, in every series and at any time,
+awkward tag values included, and InfluxDB's pending writes with them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import select, update
+
+from cellmon.core.database import Database
+from cellmon.core.errors import BackendUnavailable
+from cellmon.core.timeseries.base import Point
+from cellmon.core.timeseries.line_protocol import encode_point, line_has_tag, stored_tag_value
+from cellmon.core.timeseries.sql import SqlSink
+from cellmon.db.models import PendingTimeSeriesWrite, TimeSeriesPoint
+from tests.core.timeseries.conftest import MakeSink, pending_rows
+from tests.core.timeseries.influx_compat import (
+    RecordingTransport,
+    parse_delete_predicate,
+    v2_compat_transport,
+)
+from tests.core.timeseries.test_influx import AWKWARD, T0
+from tests.services import INFLUXDB_URL, influxql
+
+MEASUREMENT = "student_progress"
+KEPT = "kept@example.com"
+# Besides the values that round-trip, those line protocol cannot write as they are (a
+# backslash before a comma, a trailing backslash, a newline): deleted all the same.
+USERS = [*AWKWARD, "a\\,b@example.com", "trailing\\", "new\nline", "alice@example.com"]
+
+
+def points_of(user: str, first: int) -> list[Point]:
+    """Two series of the user (two event types), two points each, far apart in time."""
+    return [
+        Point(
+            MEASUREMENT,
+            {"userId": user, "event": event, "notebook": "nb1"},
+            {"notebookPath": "nb1.ipynb"},
+            time_ns,
+        )
+        for event in ("cell_executed", "help")
+        for time_ns in (first, first + 86_400 * 10**9 * 365)
+    ]
+
+
+def everyones_points() -> list[Point]:
+    points = points_of(KEPT, T0)
+    for index, user in enumerate(USERS, start=1):
+        points += points_of(user, T0 + index)
+    return points
+
+
+async def test_the_table_deletes_the_tag_values_points_only(database: Database) -> None:
+    sink = SqlSink(database)
+    await sink.write(everyones_points())
+    for user in USERS:
+        deleted = await sink.delete_tagged(MEASUREMENT, "userId", user)
+        assert (deleted.stored, deleted.pending) == (4, 0)
+    async with database.sessions() as session:
+        left = (await session.scalars(select(TimeSeriesPoint.tags))).all()
+    assert [tags["userId"] for tags in left] == [KEPT] * 4
+    again = await sink.delete_tagged(MEASUREMENT, "userId", USERS[0])
+    assert again.stored == 0  # a repeat is harmless
+
+
+async def test_the_table_refuses_an_empty_value(database: Database) -> None:
+    with pytest.raises(ValueError, match="tag and a value"):
+        await SqlSink(database).delete_tagged(MEASUREMENT, "userId", "")
+
+
+async def users_in_influxdb(database: str) -> dict[str, int]:
+    """Points per userId value left in InfluxDB, and no value its index still holds."""
+    series = await influxql(database, 'SHOW TAG VALUES FROM student_progress WITH KEY = "userId"')
+    indexed = [value for _key, value in series[0]["values"]] if series else []
+    counts: dict[str, int] = {}
+    grouped = await influxql(
+        database, 'SELECT count("notebookPath") FROM student_progress GROUP BY "userId"'
+    )
+    for group in grouped:
+        counts[group["tags"]["userId"]] = group["values"][0][1]
+    assert sorted(indexed) == sorted(counts)
+    return counts
+
+
+async def test_influxdb_drops_the_tag_values_series(
+    make_sink: MakeSink, influxdb_database: str
+) -> None:
+    sink = await make_sink()
+    await sink.write(everyones_points())
+    assert len(await users_in_influxdb(influxdb_database)) == len(USERS) + 1
+    for user in USERS:
+        deleted = await sink.delete_tagged(MEASUREMENT, "userId", user)
+        assert (deleted.stored, deleted.pending) == (None, 0)
+    assert await users_in_influxdb(influxdb_database) == {KEPT: 4}
+
+
+async def test_influxdb_2_deletes_through_the_delete_api(
+    make_sink: MakeSink, influxdb_database: str
+) -> None:
+    transport = RecordingTransport(inner=v2_compat_transport(INFLUXDB_URL, "teacher:s3cret"))
+    sink = await make_sink(
+        api_version=2,
+        bucket=f"{influxdb_database}/autogen",
+        org="school",
+        token="teacher:s3cret",
+        transport=transport,
+    )
+    await sink.write(everyones_points())
+    for user in USERS:
+        await sink.delete_tagged(MEASUREMENT, "userId", user)
+    deletes = [request for request in transport.seen if request.path == "/api/v2/delete"]
+    assert len(deletes) == len(USERS)
+    assert deletes[0].params == {"bucket": f"{influxdb_database}/autogen", "org": "school"}
+    assert deletes[0].headers["authorization"] == "Token teacher:s3cret"
+    body = orjson.loads(deletes[-1].body)
+    assert (body["start"], body["stop"]) == (
+        "1677-09-21T00:12:43.145224194Z",
+        "2262-04-11T23:47:16.854775806Z",
+    )
+    assert parse_delete_predicate(body["predicate"]) == {
+        "_measurement": MEASUREMENT,
+        "userId": stored_tag_value(USERS[-1]),
+    }
+    assert await users_in_influxdb(influxdb_database) == {KEPT: 4}
+
+
+async def test_pending_writes_lose_the_tag_values_lines_even_with_influxdb_down(
+    make_sink: MakeSink, database: Database, closed_port_url: str
+) -> None:
+    down = await make_sink(url=closed_port_url, pending_interval_seconds=3600)
+    await down.write(everyones_points())  # one pending row: every user's lines
+    await down.write(points_of(USERS[0], T0))  # one row of one user's lines only
+    assert [row.points for row in await pending_rows(database)] == [4 * (len(USERS) + 1), 4]
+
+    with pytest.raises(BackendUnavailable):
+        await down.delete_tagged(MEASUREMENT, "userId", USERS[0])
+
+    [row] = await pending_rows(database)
+    lines = row.lines.split("\n")
+    assert row.points == len(lines) == 4 * len(USERS)
+    assert not any(line_has_tag(line, MEASUREMENT, "userId", USERS[0]) for line in lines)
+    for user in [KEPT, *USERS[1:]]:
+        assert sum(line_has_tag(line, MEASUREMENT, "userId", user) for line in lines) == 4
+
+
+def test_a_line_has_a_tag_only_as_a_whole_tag_of_its_measurement() -> None:
+    for user in USERS:
+        line = encode_point(points_of(user, T0)[0])
+        assert line is not None
+        assert line_has_tag(line, MEASUREMENT, "userId", user)
+        assert not line_has_tag(line, "other", "userId", user)
+        assert not line_has_tag(line, MEASUREMENT, "userId", user + "x")
+        assert not line_has_tag(line, MEASUREMENT, "userId", user[1:])
+    # A tag value that spells another tag is not that tag.
+    spelled = encode_point(Point(MEASUREMENT, {"team": "x,userId=bob"}, {"f": 1}, T0))
+    assert spelled is not None
+    assert not line_has_tag(spelled, MEASUREMENT, "userId", "bob")
+
+
+class HeldDown(httpx.AsyncBaseTransport):
+    """InfluxDB out of reach; while `holding`, a write waits to be released before failing."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.holding and request.url.path == "/write":
+            self.entered.set()
+            await self.release.wait()
+        raise httpx.ConnectError("InfluxDB is down", request=request)
+
+
+async def test_a_retry_failing_during_the_erasure_does_not_bring_the_lines_back(
+    make_sink: MakeSink, database: Database
+) -> None:
+    transport = HeldDown()
+    sink = await make_sink(transport=transport, pending_interval_seconds=3600)
+    await sink.write(everyones_points())
+    async with database.sessions.begin() as session:
+        await session.execute(
+            update(PendingTimeSeriesWrite).values(next_attempt_at=datetime.now(UTC))
+        )
+    transport.holding = True
+    retrying = asyncio.create_task(sink.retry_pending())
+    await asyncio.wait_for(transport.entered.wait(), 10)  # the row is claimed, being written
+
+    with pytest.raises(BackendUnavailable):
+        await sink.delete_tagged(MEASUREMENT, "userId", USERS[0])
+    transport.release.set()
+    assert await retrying == 0
+
+    [row] = await pending_rows(database)
+    lines = row.lines.split("\n")
+    assert row.points == len(lines) == 4 * len(USERS)
+    assert not any(line_has_tag(line, MEASUREMENT, "userId", USERS[0]) for line in lines)
