@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellmon.audit import service as audit
+from cellmon.auth.access import Access
 from cellmon.classroom import repository
 from cellmon.classroom.schemas import (
     CellHeat,
@@ -49,10 +51,13 @@ EXECUTION_EVENTS = (
 )
 
 
-async def _require_class(session: AsyncSession, class_id: int) -> Class:
+async def _require_taught_class(session: AsyncSession, access: Access, class_id: int) -> Class:
+    """The class, if the asker teaches it or is an admin; else 404, as for a missing class:
+    its read-outs show students' e-mail addresses, code and errors, not for classmates."""
+    await access.require_class(session, class_id, teach=True)
     found = await repository.get_class(session, class_id)
-    if found is None:
-        raise NotFoundError(f"class {class_id} not found")
+    if found is None:  # deleted since the check
+        raise NotFoundError(f"class {class_id} does not exist")
     return found
 
 
@@ -73,8 +78,10 @@ def _latest(*moments: datetime | None) -> datetime | None:
     return max(known) if known else None
 
 
-async def class_roster(session: AsyncSession, class_id: int, active_minutes: int) -> ClassRoster:
-    found = await _require_class(session, class_id)
+async def class_roster(
+    session: AsyncSession, access: Access, class_id: int, active_minutes: int
+) -> ClassRoster:
+    found = await _require_taught_class(session, access, class_id)
     now = datetime.now(UTC)
     since = now - timedelta(minutes=active_minutes)
     students = await repository.enrolled_students(session, class_id)
@@ -145,9 +152,9 @@ def _heat_cell(row: Any) -> CellHeat:
 
 
 async def class_cells(
-    session: AsyncSession, class_id: int, notebook_id: int | None
+    session: AsyncSession, access: Access, class_id: int, notebook_id: int | None
 ) -> ClassCellMap:
-    await _require_class(session, class_id)
+    await access.require_class(session, class_id, teach=True)
     if notebook_id is not None and not await repository.notebook_exists(session, notebook_id):
         raise NotFoundError(f"notebook {notebook_id} not found")
     rows = await repository.cell_heat(session, class_id, STUCK_THRESHOLD, notebook_id)
@@ -168,9 +175,9 @@ async def class_cells(
 
 
 async def class_timeline(
-    session: AsyncSession, timeseries: TimeSeriesSink, class_id: int, minutes: int
+    session: AsyncSession, access: Access, timeseries: TimeSeriesSink, class_id: int, minutes: int
 ) -> ClassTimeline:
-    await _require_class(session, class_id)
+    await access.require_class(session, class_id, teach=True)
     students = await repository.enrolled_students(session, class_id)
     width = timedelta(seconds=TIMELINE_INTERVAL_SECONDS)
     now = datetime.now(UTC)
@@ -219,10 +226,11 @@ async def _counts(
 
 
 async def resolve_help(
-    session: AsyncSession, bus: MessageBus, class_id: int, student_id: int
+    session: AsyncSession, access: Access, bus: MessageBus, class_id: int, student_id: int
 ) -> HelpResolution:
-    """Close a student's help request on an instructor's word, and tell every open view."""
-    await _require_class(session, class_id)
+    """Close a student's help request on the word of one of the class's instructors (or an
+    admin), record who did it in the audit trail, and tell every open view."""
+    await access.require_class(session, class_id, teach=True)
     if not await repository.is_enrolled(session, class_id, student_id):
         raise NotFoundError(f"student {student_id} is not enrolled in class {class_id}")
     student = await session.get(Student, student_id)
@@ -239,7 +247,18 @@ async def resolve_help(
         # In SQL, so that two clicks at once both count: a worker's batch that read the count
         # before either learns at its merge that the request was closed meanwhile.
         student.help_handled_count = Student.help_handled_count + 1
-        await session.commit()
+    await audit.record(
+        session,
+        access.principal,
+        "help.resolve",
+        "student",
+        student_id,
+        class_id=class_id,
+        student_id=student_id,
+        was_open=was_active,
+    )
+    await session.commit()
+    if was_active:
         classes = await repository.class_ids_of_student(session, student_id)
         await publish_best_effort(
             bus,

@@ -6,11 +6,13 @@ from datetime import datetime
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellmon.auth.access import Access
 from cellmon.db.models import CellExecution, StudentSession
 
 
 async def list_executions(
     session: AsyncSession,
+    access: Access,
     *,
     student_id: int | None,
     notebook_id: int | None,
@@ -20,8 +22,11 @@ async def list_executions(
     skip: int,
     limit: int,
 ) -> Sequence[Row[CellExecution, str | None]]:
-    statement = select(CellExecution, StudentSession.client_session_id).outerjoin(
-        StudentSession, StudentSession.id == CellExecution.session_id
+    """The executions of the students `access` may see, narrowed by the filters."""
+    statement = (
+        select(CellExecution, StudentSession.client_session_id)
+        .outerjoin(StudentSession, StudentSession.id == CellExecution.session_id)
+        .where(access.students(CellExecution.student_id))
     )
     if student_id is not None:
         statement = statement.where(CellExecution.student_id == student_id)

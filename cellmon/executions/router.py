@@ -7,19 +7,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from cellmon.auth.deps import AccessDep
+from cellmon.core.api_types import id_query, responses
 from cellmon.core.deps import SessionDep
-from cellmon.executions import repository
+from cellmon.executions import service
 from cellmon.executions.schemas import CellExecutionRead, ExecutionStatus
 
 router = APIRouter(prefix="/cell-executions", tags=["progress"])
 
 
-@router.get("", response_model=list[CellExecutionRead], summary="List cell executions")
+@router.get(
+    "",
+    response_model=list[CellExecutionRead],
+    summary="List cell executions",
+    responses=responses(not_found="`student_id` names no student the asker may see."),
+)
 async def list_cell_executions(
     session: SessionDep,
-    student_id: int | None = None,
-    notebook_id: int | None = None,
-    cell_id: int | None = None,
+    access: AccessDep,
+    student_id: Annotated[int | None, id_query("Only this student's executions.")] = None,
+    notebook_id: Annotated[int | None, id_query("Only this notebook's executions.")] = None,
+    cell_id: Annotated[int | None, id_query("Only this cell's executions.")] = None,
     status: ExecutionStatus | None = None,
     since: Annotated[
         datetime | None, Query(description="Only executions at or after this time (UTC).")
@@ -27,10 +35,13 @@ async def list_cell_executions(
     skip: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[CellExecutionRead]:
+    """The executions of the students the asker may see: an admin's all, an instructor's
+    those of the students enrolled in its classes, a student's its own."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    rows = await repository.list_executions(
+    return await service.list_executions(
         session,
+        access,
         student_id=student_id,
         notebook_id=notebook_id,
         cell_id=cell_id,
@@ -39,23 +50,3 @@ async def list_cell_executions(
         skip=skip,
         limit=limit,
     )
-    return [
-        CellExecutionRead(
-            id=execution.id,
-            event_id=execution.event_id,
-            event_type=execution.event_type,
-            student_id=execution.student_id,
-            notebook_id=execution.notebook_id,
-            cell_id=execution.cell_id,
-            execution_count=execution.execution_count,
-            status="error" if execution.status == "error" else "success",
-            error_message=execution.error_message,
-            code=execution.code,
-            result=execution.result,
-            client_duration_ms=execution.client_duration_ms,
-            event_time=execution.event_time,
-            received_at=execution.received_at,
-            session_id=client_session_id,
-        )
-        for execution, client_session_id in rows
-    ]

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellmon.auth.access import Access
 from cellmon.core.errors import NotFoundError
 from cellmon.progress import repository
 from cellmon.progress.schemas import HelpState, NotebookProgress, StreakCell, StudentProgress
 
 
-async def student_progress(session: AsyncSession, student_id: int) -> StudentProgress:
+async def student_progress(
+    session: AsyncSession, access: Access, student_id: int
+) -> StudentProgress:
+    """For the student's instructors, the student itself and admins; 404 for anyone else."""
+    await access.require_student(session, student_id)
     student = await repository.get_student(session, student_id)
-    if student is None:
-        raise NotFoundError(f"student {student_id} not found")
+    if student is None:  # erased since the check
+        raise NotFoundError(f"student {student_id} does not exist")
     streaks: dict[int, list[StreakCell]] = {}
     for state, client_cell_id, cell_index in await repository.error_streaks(session, student_id):
         streaks.setdefault(state.notebook_id, []).append(

@@ -145,7 +145,7 @@ async def test_missing_class_is_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/progress/classes/999")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "class 999 not found"}
+    assert response.json() == {"detail": "class 999 does not exist"}
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ JSON = {"Content-Type": "application/json"}
 async def test_missing_student_is_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/progress/students/999")
     assert response.status_code == 404
-    assert "999" in response.json()["detail"]
+    assert response.json() == {"detail": "student 999 does not exist"}
 
 
 async def test_progress_per_notebook(client: httpx.AsyncClient, app: FastAPI) -> None:
