@@ -12,12 +12,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from cellmon.assignments.router import router as assignments_router
 from cellmon.audit.router import router as audit_router
 from cellmon.auth.router import router as auth_router
-from cellmon.auth.tokens import TokenCodec
+from cellmon.auth.tokens import TokenCodec, secret_key
 from cellmon.classes.router import router as classes_router
 from cellmon.classroom.router import router as classroom_router
-from cellmon.core.backends import Backends, build_backends
+from cellmon.core.backends import Backends, build_backends, build_limiter
 from cellmon.core.database import Database
 from cellmon.core.http import DirectRoutes, StripTrailingSlash, install_error_handlers
+from cellmon.core.preflight import check_production
 from cellmon.core.settings import Settings, load_settings
 from cellmon.dashboard.router import router as dashboard_router
 from cellmon.erasure.router import router as erasure_router
@@ -31,6 +32,8 @@ from cellmon.live.router import api_router as live_api_router
 from cellmon.live.router import router as live_router
 from cellmon.notebooks.router import router as notebooks_router
 from cellmon.progress.router import router as progress_router
+from cellmon.ratelimits.middleware import RateLimits
+from cellmon.ratelimits.rules import RateLimitRules
 from cellmon.students.router import router as students_router
 from cellmon.submissions.router import router as submissions_router
 from cellmon.testevents.router import router as testevents_router
@@ -56,6 +59,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(database.dispose)
         backends = build_backends(settings, database)
         await backends.start(stack)
+        limiter = build_limiter(settings)
+        await limiter.start()
+        stack.push_async_callback(limiter.close)
+        app.state.limiter = limiter
         # Started after the bus it listens to and stopped before it (the stack is LIFO).
         hub = LiveHub(backends.bus, queue_size=settings.CELLMON_WS_SEND_QUEUE)
         await hub.start()
@@ -87,6 +94,7 @@ async def _start_worker(
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    check_production(settings, secret_key)
     app = FastAPI(
         title=settings.PROJECT_NAME,
         version=settings.PROJECT_VERSION,
@@ -95,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.tokens = TokenCodec.from_settings(settings)
+    rate_limit_rules = RateLimitRules.from_settings(settings)
+    app.state.rate_limit_rules = rate_limit_rules
     app.state.ingest_keys = IngestKeyResolver(settings.CELLMON_INGEST_KEY_CACHE_SECONDS)
 
     api = settings.API_V1_STR
@@ -122,8 +132,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
 
     install_error_handlers(app)
-    # Middleware added last runs first: trailing slash, CORS, then the direct routes.
+    # Middleware added last runs first: trailing slash, CORS, rate limits, the direct routes.
     app.add_middleware(DirectRoutes, routes=events_router.routes, prefix=api)
+    app.add_middleware(RateLimits, rules=rate_limit_rules, api_prefix=api)
     origins = settings.BACKEND_CORS_ORIGINS
     app.add_middleware(
         CORSMiddleware,

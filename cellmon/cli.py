@@ -1,22 +1,41 @@
-"""The `cellmon` command line: serve, worker, db, dlq."""
+"""The `cellmon` command line: serve, worker, db, dlq, users."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import logging
+import secrets
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from cellmon.core.errors import ConfigError
 from cellmon.core.logging import configure_logging
-from cellmon.core.preflight import check_services
+from cellmon.core.preflight import check_production, check_services
 from cellmon.core.runtime import tune_garbage_collector
 from cellmon.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from sqlalchemy.ext.asyncio import AsyncSession
     from uvicorn import Config
+
+    from cellmon.auth.principal import Principal
+    from cellmon.core.database import Database
+    from cellmon.db.models import User
+
+logger = logging.getLogger(__name__)
+
+# The first admin of a development server started with neither CELLMON_ADMIN_EMAIL nor an
+# account: an address the e-mail rule (users/schemas.py) accepts and nobody receives mail at.
+DEVELOPMENT_ADMIN_EMAIL = "admin@localhost"
+
+
+class CommandError(Exception):
+    """The command cannot do what was asked; the message says why (exit code 1)."""
 
 
 def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> Config:
@@ -46,7 +65,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from cellmon.app import create_app
 
+    _check_production(settings)
     asyncio.run(check_services(settings))
+    asyncio.run(ensure_first_admin(settings))
     host = args.host or settings.CELLMON_HOST
     port = args.port or settings.CELLMON_PORT
     app = create_app(settings)
@@ -75,6 +96,7 @@ def _fast_event_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def _worker(settings: Settings, args: argparse.Namespace) -> None:
     from cellmon.worker.runner import run_workers
 
+    _check_production(settings)
     asyncio.run(check_services(settings))
     tune_garbage_collector()
     # The same event loop as `cellmon serve` (uvicorn picks uvloop): the worker's hot path is
@@ -83,14 +105,24 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
         runner.run(run_workers(settings, concurrency=args.concurrency))
 
 
+def _check_production(settings: Settings) -> None:
+    from cellmon.auth.tokens import secret_key
+
+    check_production(settings, secret_key)
+
+
 def _dlq(settings: Settings, args: argparse.Namespace) -> None:
+    if settings.is_production and not args.admin:
+        raise CommandError("CELLMON_ENV=production: `cellmon dlq` needs --admin EMAIL")
     asyncio.run(check_services(settings))
-    asyncio.run(_dlq_command(settings, args))
+    password = read_password(f"password of {args.admin}: ", confirm=False) if args.admin else None
+    asyncio.run(_dlq_command(settings, args, password))
 
 
-async def _dlq_command(settings: Settings, args: argparse.Namespace) -> None:
+async def _dlq_command(settings: Settings, args: argparse.Namespace, password: str | None) -> None:
     from contextlib import AsyncExitStack
 
+    from cellmon.audit import service as audit
     from cellmon.core.backends import build_queue
     from cellmon.core.database import Database
     from cellmon.events import dead_letters
@@ -98,6 +130,10 @@ async def _dlq_command(settings: Settings, args: argparse.Namespace) -> None:
     async with AsyncExitStack() as stack:
         database = Database(settings)
         stack.push_async_callback(database.dispose)
+        admin = None
+        if args.admin:
+            assert password is not None
+            admin = await _verified_admin(database, args.admin, password)
         if args.dlq_command == "list":
             letters = await dead_letters.list_dead_letters(database, args.limit)
             for letter in letters:
@@ -112,7 +148,222 @@ async def _dlq_command(settings: Settings, args: argparse.Namespace) -> None:
         stack.push_async_callback(queue.close)
         ids = None if args.all else args.ids
         count = await dead_letters.replay(database, queue, ids)
+        async with database.sessions() as session:
+            await audit.record(
+                session, admin, "dlq.replay", "dead_letter", None, ids=ids, count=count
+            )
+            await session.commit()
         print(f"{count} dead letter(s) queued again", file=sys.stderr)
+
+
+async def _verified_admin(database: Database, email: str, password: str) -> Principal:
+    """The admin these credentials belong to, as the actor of what the command does."""
+    from cellmon.auth import service
+    from cellmon.auth.principal import Principal, Role
+
+    async with database.sessions() as session:
+        user = await service.authenticate(session, email, password)
+        if user is None or user.role != Role.ADMIN.value:
+            raise CommandError(f"{email}: not an active admin account, or the wrong password")
+        await session.commit()
+        # Signed in on the command line: no token, so nothing for signing out to revoke.
+        return Principal(
+            user_id=user.id, email=user.email, role=Role.ADMIN, token_id="", token_expires_at=0
+        )
+
+
+def read_password(prompt: str, *, confirm: bool) -> str:
+    """A password from the terminal without echo (asked twice when `confirm`), or the first
+    line of stdin when it is not a terminal; never from the command line, where `ps` and the
+    shell's history would show it."""
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        if not password:
+            raise CommandError("no password on stdin")
+        return password
+    password = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != password:
+        raise CommandError("the two passwords differ")
+    return password
+
+
+@asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    from cellmon.core.database import Database
+
+    await check_services(settings, database_only=True)
+    database = Database(settings)
+    try:
+        async with database.sessions() as session:
+            yield session
+    finally:
+        await database.dispose()
+
+
+def _valid_email(email: str) -> str:
+    from pydantic import TypeAdapter, ValidationError
+
+    from cellmon.users.schemas import EmailAddress
+
+    try:
+        return TypeAdapter(EmailAddress).validate_python(email)
+    except ValidationError as exc:
+        raise CommandError(f"{email!r} is not an e-mail address") from exc
+
+
+async def _create_user(
+    session: AsyncSession, email: str, password: str, role: str, full_name: str | None, via: str
+) -> User:
+    from cellmon.audit import service as audit
+    from cellmon.auth import service
+    from cellmon.auth.principal import Role
+
+    user = await service.create_user(
+        session, email=email, password=password, role=Role(role), full_name=full_name
+    )
+    await audit.record(session, None, "user.create", "user", user.id, role=user.role, via=via)
+    await session.commit()
+    return user
+
+
+async def _user(session: AsyncSession, email: str) -> User:
+    from cellmon.auth import repository
+
+    user = await repository.get_by_email(session, email)
+    if user is None:
+        raise CommandError(f"no account has the e-mail address {email!r}")
+    return user
+
+
+def _users(settings: Settings, args: argparse.Namespace) -> None:
+    from cellmon.auth.service import WeakPassword
+    from cellmon.core.errors import ConflictError
+
+    if args.users_command in ("create-admin", "create"):
+        email = _valid_email(args.email)
+        role = "admin" if args.users_command == "create-admin" else args.role
+        password = read_password(f"password for {email}: ", confirm=True)
+        try:
+            asyncio.run(_users_create(settings, email, password, role, args.name))
+        except (WeakPassword, ConflictError) as exc:
+            raise CommandError(str(exc)) from exc
+    elif args.users_command == "list":
+        asyncio.run(_users_list(settings))
+    elif args.users_command == "disable":
+        asyncio.run(_users_disable(settings, args.email))
+    elif args.users_command == "reset-password":
+        password = read_password(f"new password for {args.email}: ", confirm=True)
+        try:
+            asyncio.run(_users_reset_password(settings, args.email, password))
+        except WeakPassword as exc:
+            raise CommandError(str(exc)) from exc
+
+
+async def _users_create(
+    settings: Settings, email: str, password: str, role: str, full_name: str | None
+) -> None:
+    async with _session(settings) as session:
+        user = await _create_user(session, email, password, role, full_name, via="cli")
+        print(f"created {user.role} account {user.id} ({user.email})")
+
+
+async def _users_list(settings: Settings) -> None:
+    from cellmon.auth import repository
+
+    async with _session(settings) as session:
+        users = await repository.list_users(session, skip=0, limit=1_000_000)
+    for user in users:
+        last = user.last_login_at.isoformat() if user.last_login_at else "never"
+        state = "active" if user.is_active else "disabled"
+        print(f"{user.id}\t{user.email}\t{user.role}\t{state}\tlast sign-in {last}")
+    print(f"{len(users)} account(s)", file=sys.stderr)
+
+
+async def _users_disable(settings: Settings, email: str) -> None:
+    from cellmon.audit import service as audit
+    from cellmon.auth import service
+
+    async with _session(settings) as session:
+        user = await _user(session, email)
+        user.is_active = False
+        service.end_all_sessions(user)
+        await audit.record(session, None, "user.update", "user", user.id, is_active=False)
+        await session.commit()
+        print(f"disabled account {user.id}; its sessions have ended")
+
+
+async def _users_reset_password(settings: Settings, email: str, password: str) -> None:
+    from cellmon.audit import service as audit
+    from cellmon.auth import service
+
+    async with _session(settings) as session:
+        user = await _user(session, email)
+        await service.set_password(session, user, password)
+        await audit.record(session, None, "user.password_reset", "user", user.id)
+        await session.commit()
+        print(f"new password set for account {user.id}; its sessions have ended")
+
+
+async def ensure_first_admin(settings: Settings) -> None:
+    """On `cellmon serve`, when no account exists: CELLMON_ADMIN_EMAIL + _PASSWORD make that
+    admin; with neither, development makes `admin@localhost` with a random password printed
+    once on stdout (never logged, so it reaches no log store) and production logs how to make
+    one. Servers starting at once: one creates the account, the others find it taken."""
+    from cellmon.auth import repository
+    from cellmon.auth.service import WeakPassword
+    from cellmon.core.errors import ConflictError
+
+    email = settings.CELLMON_ADMIN_EMAIL or None
+    given = settings.CELLMON_ADMIN_PASSWORD
+    password = given.get_secret_value() if given is not None else ""
+    if bool(email) != bool(password):
+        raise ConfigError(
+            "CELLMON_ADMIN_EMAIL and CELLMON_ADMIN_PASSWORD: set both (or neither) to create "
+            "the first admin"
+        )
+    if email is not None:
+        try:
+            email = _valid_email(email)
+        except CommandError as exc:
+            raise ConfigError(f"CELLMON_ADMIN_EMAIL: {exc}") from exc
+    async with _session(settings) as session:
+        if await repository.count_users(session):
+            return
+        if email is None and settings.is_production:
+            logger.warning(
+                "no account exists: create the first admin with `cellmon users create-admin "
+                "EMAIL` (password on stdin), or set CELLMON_ADMIN_EMAIL and "
+                "CELLMON_ADMIN_PASSWORD"
+            )
+            return
+        generated = email is None
+        if generated:
+            password = secrets.token_urlsafe(18)
+        try:
+            await _create_user(
+                session,
+                email or DEVELOPMENT_ADMIN_EMAIL,
+                password,
+                "admin",
+                None,
+                via="first start",
+            )
+        except WeakPassword as exc:
+            raise ConfigError(f"CELLMON_ADMIN_PASSWORD: {exc}") from exc
+        except ConflictError:
+            return  # another server process, starting at the same time, made it
+    if generated:
+        print(
+            f"\ncellmon: created the first admin account\n"
+            f"  e-mail:   {DEVELOPMENT_ADMIN_EMAIL}\n"
+            f"  password: {password}\n"
+            f"Shown only now. Sign in at /login; `cellmon users reset-password "
+            f"{DEVELOPMENT_ADMIN_EMAIL}` sets another.\n",
+            flush=True,
+        )
+    else:
+        logger.info("created the first admin account from CELLMON_ADMIN_EMAIL")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,6 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=_worker)
 
     dlq = commands.add_parser("dlq", help="events that kept failing (dead letters)")
+    dlq.add_argument(
+        "--admin",
+        metavar="EMAIL",
+        help="an admin's e-mail address, its password on stdin (required in production)",
+    )
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_list = dlq_commands.add_parser("list", help="show dead letters, oldest first")
     dlq_list.add_argument("--limit", type=int, default=100)
@@ -143,6 +399,24 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--id", dest="ids", type=int, action="append", help="a dead letter's id")
     which.add_argument("--all", action="store_true", help="every dead letter")
     dlq.set_defaults(handler=_dlq)
+
+    users = commands.add_parser("users", help="accounts (passwords are read from stdin)")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    create_admin = users_commands.add_parser("create-admin", help="create an admin account")
+    create_admin.add_argument("email")
+    create_admin.add_argument("--name", help="the account's full name")
+    create = users_commands.add_parser("create", help="create an account")
+    create.add_argument("email")
+    create.add_argument("--role", required=True, choices=["admin", "instructor", "student"])
+    create.add_argument("--name", help="the account's full name")
+    users_commands.add_parser("list", help="every account")
+    disable = users_commands.add_parser("disable", help="disable an account, end its sessions")
+    disable.add_argument("email")
+    reset = users_commands.add_parser(
+        "reset-password", help="set an account's password, end its sessions"
+    )
+    reset.add_argument("email")
+    users.set_defaults(handler=_users)
 
     db = commands.add_parser("db", help="database migrations")
     db.add_argument("db_command", choices=["upgrade", "downgrade"])
@@ -161,5 +435,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"cellmon: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except CommandError as exc:
+        print(f"cellmon: {exc}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

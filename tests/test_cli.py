@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import getpass
+import io
+import logging
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import select
+
+from cellmon.auth.service import authenticate
+from cellmon.cli import DEVELOPMENT_ADMIN_EMAIL, build_parser, ensure_first_admin, main
+from cellmon.core.database import Database
+from cellmon.core.errors import ConfigError
+from cellmon.core.settings import Settings
+from cellmon.db.models import AuditEntry, User
+from tests.services import make_settings
 
 
 def run_cellmon(
@@ -80,3 +96,265 @@ def test_a_worker_records_two_batches_at_once_by_default() -> None:
 
     assert build_parser().parse_args(["worker"]).concurrency == 2
     assert build_parser().parse_args(["worker", "--concurrency", "1"]).concurrency == 1
+
+
+# --- accounts on the command line, the first admin, and `cellmon dlq` in production -------
+
+
+@pytest.fixture
+def cli_env(
+    database_overrides: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """The environment `cellmon.cli.main` reads: a clean database of the parametrized kind;
+    the logging set-up main() makes is undone afterwards."""
+    for name in list(os.environ):
+        if name.startswith(("POSTGRES_", "REDIS_", "INFLUXDB_", "CELLMON_", "BACKEND_")):
+            monkeypatch.delenv(name)
+    for name, value in database_overrides.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.chdir(database_overrides["CELLMON_DATA_DIR"])  # no .env file there
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield make_settings(**database_overrides)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+
+
+def accounts(settings: Settings) -> dict[str, tuple[str, bool]]:
+    async def read() -> dict[str, tuple[str, bool]]:
+        database = Database(settings)
+        try:
+            async with database.sessions() as session:
+                users = (await session.scalars(select(User))).all()
+                return {user.email: (user.role, user.is_active) for user in users}
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
+
+
+def audit_actions(settings: Settings) -> list[tuple[str, int | None]]:
+    async def read() -> list[tuple[str, int | None]]:
+        database = Database(settings)
+        try:
+            async with database.sessions() as session:
+                entries = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+                return [(entry.action, entry.actor_id) for entry in entries]
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
+
+
+def signs_in(settings: Settings, email: str, password: str) -> bool:
+    async def attempt() -> bool:
+        database = Database(settings)
+        try:
+            async with database.sessions() as session:
+                return await authenticate(session, email, password) is not None
+        finally:
+            await database.dispose()
+
+    return asyncio.run(attempt())
+
+
+NEW_PASSWORD = "a long and new password"
+
+
+def test_create_admin_reads_the_password_from_stdin(
+    cli_env: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stdin(monkeypatch, NEW_PASSWORD + "\n")
+    main(["users", "create-admin", "Boss@Example.org"])
+    assert accounts(cli_env) == {"boss@example.org": ("admin", True)}
+    assert signs_in(cli_env, "boss@example.org", NEW_PASSWORD)
+    assert audit_actions(cli_env) == [("user.create", None)]
+    assert NEW_PASSWORD not in capsys.readouterr().out
+
+
+def test_a_terminal_is_asked_twice_without_echo(
+    cli_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = iter([NEW_PASSWORD, "typed differently"])
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: next(answers))
+    with pytest.raises(SystemExit) as exited:
+        main(["users", "create-admin", "boss@example.org"])
+    assert exited.value.code == 1
+    assert accounts(cli_env) == {}
+
+
+def test_create_list_disable_and_reset(
+    cli_env: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stdin(monkeypatch, NEW_PASSWORD + "\n")
+    main(["users", "create", "t@example.org", "--role", "instructor", "--name", "T"])
+    stdin(monkeypatch, NEW_PASSWORD + "\n")
+    main(["users", "create", "s@example.org", "--role", "student"])
+    capsys.readouterr()
+    main(["users", "list"])
+    listed = capsys.readouterr().out
+    assert "t@example.org\tinstructor\tactive" in listed
+    assert "s@example.org\tstudent\tactive" in listed
+
+    main(["users", "disable", "s@example.org"])
+    assert accounts(cli_env)["s@example.org"] == ("student", False)
+
+    stdin(monkeypatch, "another new password\n")
+    main(["users", "reset-password", "t@example.org"])
+    assert signs_in(cli_env, "t@example.org", "another new password")
+    assert not signs_in(cli_env, "t@example.org", NEW_PASSWORD)
+    assert [action for action, _actor in audit_actions(cli_env)] == [
+        "user.create",
+        "user.create",
+        "user.update",
+        "user.password_reset",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "password", "message"),
+    [
+        (["users", "create-admin", "not-an-address"], NEW_PASSWORD, "not an e-mail address"),
+        (["users", "create-admin", "a@example.org"], "short", "at least"),
+        (["users", "create-admin", "a@example.org"], "", "no password on stdin"),
+        (["users", "disable", "nobody@example.org"], "", "no account"),
+    ],
+)
+def test_a_bad_request_is_one_line_and_exit_code_1(
+    cli_env: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    password: str,
+    message: str,
+) -> None:
+    stdin(monkeypatch, password + "\n" if password else "")
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 1
+    assert message in capsys.readouterr().err
+
+
+def test_an_address_taken_is_refused(
+    cli_env: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stdin(monkeypatch, NEW_PASSWORD + "\n")
+    main(["users", "create-admin", "boss@example.org"])
+    stdin(monkeypatch, NEW_PASSWORD + "\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["users", "create", "boss@example.org", "--role", "student"])
+    assert exited.value.code == 1
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_the_password_is_never_an_argument() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["users", "create-admin", "a@example.org", "--password", "x"])
+
+
+async def test_development_makes_an_admin_and_prints_its_password_once(
+    settings: Settings, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    await ensure_first_admin(settings)
+    printed = capsys.readouterr().out
+    password = re.search(r"password: (\S+)", printed)
+    assert password is not None
+    assert DEVELOPMENT_ADMIN_EMAIL in printed
+    assert password.group(1) not in caplog.text
+    database = Database(settings)
+    try:
+        async with database.sessions() as session:
+            assert await authenticate(session, DEVELOPMENT_ADMIN_EMAIL, password.group(1))
+    finally:
+        await database.dispose()
+    await ensure_first_admin(settings)
+    assert capsys.readouterr().out == ""
+
+
+async def test_the_environment_names_the_first_admin(
+    database_overrides: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(
+        **database_overrides,
+        CELLMON_ADMIN_EMAIL="Head@Example.org",
+        CELLMON_ADMIN_PASSWORD=NEW_PASSWORD,
+    )
+    await ensure_first_admin(settings)
+    assert capsys.readouterr().out == ""
+    database = Database(settings)
+    try:
+        async with database.sessions() as session:
+            user = await authenticate(session, "head@example.org", NEW_PASSWORD)
+            assert user is not None
+            assert user.role == "admin"
+    finally:
+        await database.dispose()
+
+
+async def test_servers_starting_at_once_make_one_admin(
+    database_overrides: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(
+        **database_overrides,
+        CELLMON_ADMIN_EMAIL="head@example.org",
+        CELLMON_ADMIN_PASSWORD=NEW_PASSWORD,
+    )
+    await asyncio.gather(*(ensure_first_admin(settings) for _ in range(3)))
+    database = Database(settings)
+    try:
+        async with database.sessions() as session:
+            assert len((await session.scalars(select(User))).all()) == 1
+    finally:
+        await database.dispose()
+
+
+async def test_production_without_an_account_says_how_to_make_one(
+    database_overrides: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(**database_overrides, CELLMON_ENV="production")
+    await ensure_first_admin(settings)
+    assert capsys.readouterr().out == ""
+    assert "cellmon users create-admin" in caplog.text
+
+
+async def test_half_of_the_first_admin_is_a_configuration_error(
+    database_overrides: dict[str, Any],
+) -> None:
+    settings = make_settings(**database_overrides, CELLMON_ADMIN_EMAIL="head@example.org")
+    with pytest.raises(ConfigError, match="CELLMON_ADMIN_PASSWORD"):
+        await ensure_first_admin(settings)
+
+
+def test_dlq_in_production_needs_an_admin(
+    cli_env: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stdin(monkeypatch, NEW_PASSWORD + "\n")
+    main(["users", "create-admin", "boss@example.org"])
+    stdin(monkeypatch, NEW_PASSWORD + "\n")
+    main(["users", "create", "t@example.org", "--role", "instructor"])
+    monkeypatch.setenv("CELLMON_ENV", "production")
+    monkeypatch.setenv("CELLMON_SECRET_KEY", "a-production-secret-that-is-long-enough-for-hs256")
+
+    with pytest.raises(SystemExit) as exited:
+        main(["dlq", "list"])
+    assert exited.value.code == 1
+    for who, password in [("boss@example.org", "wrong password"), ("t@example.org", NEW_PASSWORD)]:
+        stdin(monkeypatch, password + "\n")
+        with pytest.raises(SystemExit) as exited:
+            main(["dlq", "--admin", who, "replay", "--all"])
+        assert exited.value.code == 1
+        assert "not an active admin" in capsys.readouterr().err
+
+    stdin(monkeypatch, NEW_PASSWORD + "\n")
+    main(["dlq", "--admin", "boss@example.org", "replay", "--all"])
+    admin_id = next(actor for action, actor in audit_actions(cli_env) if action == "dlq.replay")
+    assert admin_id is not None

@@ -20,15 +20,25 @@ from cellmon.auth.schemas import AccessToken, PasswordChange
 from cellmon.auth.tokens import IssuedToken
 from cellmon.core.deps import SessionDep
 from cellmon.db.models import User
+from cellmon.ratelimits.service import check_sign_in
 from cellmon.users.schemas import UserResponse
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 WRONG_CREDENTIALS = "wrong e-mail address or password, or the account is disabled"
+SIGN_IN_ANSWERS: dict[int | str, dict[str, object]] = {
+    401: {"description": WRONG_CREDENTIALS},
+    429: {
+        "description": "Too many attempts for this account or from this address; "
+        "retry after Retry-After seconds."
+    },
+}
 SignInForm = Annotated[OAuth2PasswordRequestForm, Depends()]
 
 
-async def _sign_in(session: SessionDep, form: OAuth2PasswordRequestForm) -> User:
+async def _sign_in(request: Request, session: SessionDep, form: OAuth2PasswordRequestForm) -> User:
+    # Counted before the password is checked: right or wrong, every attempt spends the budget.
+    await check_sign_in(request, form.username)
     user = await service.authenticate(session, form.username, form.password)
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS, BEARER_CHALLENGE)
@@ -43,10 +53,10 @@ def _answer(issued: IssuedToken) -> AccessToken:
 @router.post(
     "/token",
     summary="Sign in: an access token for an e-mail address and password (OAuth2 password flow)",
-    responses={401: {"description": WRONG_CREDENTIALS}},
+    responses=SIGN_IN_ANSWERS,
 )
 async def issue_token(request: Request, session: SessionDep, form: SignInForm) -> AccessToken:
-    user = await _sign_in(session, form)
+    user = await _sign_in(request, session, form)
     return _answer(token_codec(request).issue(user.id))
 
 
@@ -103,12 +113,12 @@ async def change_password(
     summary="Sign in the browser: sets the HttpOnly session cookie and the CSRF cookie",
     description="For the dashboard. Writes with the cookie must send the `cellmon_csrf` "
     "cookie's value in the `X-CSRF-Token` header.",
-    responses={401: {"description": WRONG_CREDENTIALS}},
+    responses=SIGN_IN_ANSWERS,
 )
 async def open_session(
     request: Request, session: SessionDep, form: SignInForm, response: Response
 ) -> User:
-    user = await _sign_in(session, form)
+    user = await _sign_in(request, session, form)
     set_session_cookies(request, response, token_codec(request).issue(user.id, with_csrf=True))
     return user
 

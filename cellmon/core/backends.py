@@ -13,6 +13,7 @@ from datetime import timedelta
 from cellmon.core.bus import MessageBus
 from cellmon.core.database import Database
 from cellmon.core.queue import MessageQueue
+from cellmon.core.ratelimit import RateLimiter
 from cellmon.core.settings import Settings
 from cellmon.core.timeseries import TimeSeriesSink
 
@@ -64,6 +65,18 @@ def build_timeseries(settings: Settings, database: Database) -> TimeSeriesSink:
     from cellmon.core.timeseries.sql import SqlSink
 
     return SqlSink(database)
+
+
+def build_limiter(settings: Settings) -> RateLimiter:
+    """Rate-limit counts shared by every process through Redis, or kept in this one."""
+    if settings.uses_redis:
+        from cellmon.core.ratelimit import RedisRateLimiter
+
+        return RedisRateLimiter(settings.redis_url, settings.CELLMON_REDIS_PREFIX)
+
+    from cellmon.core.ratelimit import MemoryRateLimiter
+
+    return MemoryRateLimiter()
 
 
 def build_backends(settings: Settings, database: Database) -> Backends:

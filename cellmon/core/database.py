@@ -72,6 +72,8 @@ def dumps_json(value: Any) -> str:
 
 
 def create_engine(url: URL, settings: Settings | None = None) -> AsyncEngine:
+    """An engine whose errors never show the statement's parameters: they hold students'
+    e-mail addresses and code, and a failing batch's error is logged."""
     if url.get_backend_name() == "sqlite":
         if url.database:
             from pathlib import Path
@@ -79,7 +81,9 @@ def create_engine(url: URL, settings: Settings | None = None) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # The pool's reset rolls back only a connection left in a transaction (see
         # `_end_open_transaction`).
-        engine = create_async_engine(url, json_serializer=dumps_json, pool_reset_on_return=None)
+        engine = create_async_engine(
+            url, json_serializer=dumps_json, pool_reset_on_return=None, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "reset", _end_open_transaction)
         return engine
@@ -91,6 +95,7 @@ def create_engine(url: URL, settings: Settings | None = None) -> AsyncEngine:
         max_overflow=max_overflow,
         pool_pre_ping=True,
         json_serializer=dumps_json,
+        hide_parameters=True,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,30 @@ _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
     "asctime",
     "color_message",
 }
+
+
+# The `key` query parameter of the students' events URL (the class's ingest key).
+_KEY_PARAMETER = re.compile(r"(?<=[?&])key=[^&#\s]*")
+MASKED_KEY = "key=***"
+
+
+def mask_key(text: str) -> str:
+    return _KEY_PARAMETER.sub(MASKED_KEY, text)
+
+
+class MaskIngestKeys(logging.Filter):
+    """Masks `key=...` in uvicorn's access-log lines (the request's path and query string is
+    one of the record's arguments), so that an operator who turns the access log on logs no
+    class's ingest key."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                mask_key(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        elif isinstance(record.msg, str):
+            record.msg = mask_key(record.msg)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,4 +74,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    access.setLevel(logging.WARNING)
+    if not any(isinstance(existing, MaskIngestKeys) for existing in access.filters):
+        access.addFilter(MaskIngestKeys())

@@ -1,9 +1,11 @@
-"""Check at start-up that every configured service answers, and say which one does not."""
+"""Checks at start-up: a production configuration is safe, and every configured service
+answers; each problem is named."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import text
 
@@ -14,6 +16,50 @@ from cellmon.core.settings import Settings
 logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 5.0
+
+# The example secrets of the original specification (server-spec: POSTGRES_PASSWORD,
+# INFLUXDB_TOKEN) and of the development docker-compose.yml, known to anyone who read them.
+EXAMPLE_SECRETS = frozenset(
+    {
+        "secretpassword",
+        "my-super-secret-token",
+        "cellmon-dev",
+        "cellmon-dev-token",
+        "cellmon-dev-password",
+    }
+)
+SECRET_SETTINGS = (
+    "POSTGRES_PASSWORD",
+    "INFLUXDB_TOKEN",
+    "REDIS_PASSWORD",
+    "CELLMON_ADMIN_PASSWORD",
+)
+
+
+def check_production(settings: Settings, secret_rule: Callable[[Settings], object]) -> None:
+    """With CELLMON_ENV=production, ConfigError naming every unsafe setting at once.
+
+    `secret_rule` is the signing key's own rule (auth/tokens.py: secret_key), whose
+    ConfigError is one of the problems.
+    """
+    if not settings.is_production:
+        return
+    problems: list[str] = []
+    try:
+        secret_rule(settings)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if "*" in settings.BACKEND_CORS_ORIGINS:
+        problems.append(
+            "BACKEND_CORS_ORIGINS: '*' lets any web page call the API from a browser; "
+            "name your JupyterHub's origins"
+        )
+    for name in SECRET_SETTINGS:
+        value = getattr(settings, name)
+        if value is not None and value.get_secret_value() in EXAMPLE_SECRETS:
+            problems.append(f"{name}: the example value of the specification; choose your own")
+    if problems:
+        raise ConfigError("CELLMON_ENV=production refuses to start: " + "; ".join(problems))
 
 
 async def _check_database(settings: Settings) -> None:

@@ -120,12 +120,35 @@ class Settings(BaseSettings):
     # working everywhere within this time).
     CELLMON_INGEST_KEY_CACHE_SECONDS: float = Field(default=30.0, ge=0)
 
+    # Rate limits ("N/minute", "N/5 minutes", ...; "0" turns one off). Sized in
+    # docs/operations.md: the ingest limits hold a 200-student class behind one NAT address
+    # running every cell at once, with the client's retries, and stop only floods.
+    CELLMON_RATE_LIMIT_SIGNIN_PER_ACCOUNT: str = "10/5 minutes"
+    CELLMON_RATE_LIMIT_SIGNIN_PER_ADDRESS: str = "300/5 minutes"
+    CELLMON_RATE_LIMIT_INGEST_PER_KEY: str = "100000/minute"
+    CELLMON_RATE_LIMIT_INGEST_PER_ADDRESS: str = "200000/minute"
+    CELLMON_RATE_LIMIT_WRITES_PER_USER: str = "1200/minute"
+
     @field_validator("INFLUXDB_API_VERSION", mode="before")
     @classmethod
     def _version_number(cls, value: object) -> object:
         # The environment gives "1"; a Literal of ints does not coerce strings by itself.
         if isinstance(value, str) and value.strip().isdigit():
             return int(value)
+        return value
+
+    @field_validator(
+        "CELLMON_RATE_LIMIT_SIGNIN_PER_ACCOUNT",
+        "CELLMON_RATE_LIMIT_SIGNIN_PER_ADDRESS",
+        "CELLMON_RATE_LIMIT_INGEST_PER_KEY",
+        "CELLMON_RATE_LIMIT_INGEST_PER_ADDRESS",
+        "CELLMON_RATE_LIMIT_WRITES_PER_USER",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from cellmon.core.ratelimit import parse_limit
+
+        parse_limit(value)
         return value
 
     @field_validator("BACKEND_CORS_ORIGINS", mode="before")
