@@ -22,6 +22,7 @@ from cellmon.core.settings import Settings
 # Close codes 4000-4999 are the application's own (RFC 6455 section 7.4.2); these mirror
 # the HTTP statuses they stand for.
 CLOSE_NOT_SIGNED_IN = 4401
+CLOSE_FOREIGN_ORIGIN = 4403
 CLOSE_TOO_MANY_CONNECTIONS = 4429
 # RFC 6455's "Try Again Later": the sign-in could not be checked (the database is down).
 CLOSE_TRY_AGAIN_LATER = 1013
@@ -97,7 +98,28 @@ async def signed_in_principal(websocket: WebSocket, database: Database) -> Princ
         ) from exc
     if principal is None:
         raise Refused(CLOSE_NOT_SIGNED_IN, "not signed in", SIGN_IN_HINT)
+    if principal.via_cookie and not _same_origin(websocket):
+        # A browser sends the cookie with any page's upgrade request, even from another
+        # site's script (SameSite does not cover another port of the same host, such as a
+        # JupyterLab): only the dashboard's own pages may use it.
+        raise Refused(
+            CLOSE_FOREIGN_ORIGIN,
+            "foreign origin",
+            "the session cookie is accepted from this server's own pages only; "
+            "other clients send 'Authorization: Bearer <access token>'",
+        )
     return principal
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """Whether the upgrade came from a page of this server (a client that is no browser
+    sends no Origin)."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    host = websocket.headers.get("host", "")
+    scheme, separator, authority = origin.partition("://")
+    return bool(separator) and scheme in ("http", "https") and authority.lower() == host.lower()
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ from cellmon.auth.deps import SESSION_COOKIE
 from cellmon.auth.tokens import TokenCodec, secret_key
 from cellmon.core.settings import Settings
 from cellmon.db.models import User
-from cellmon.live.admission import CLOSE_NOT_SIGNED_IN, SIGN_IN_HINT
+from cellmon.live.admission import CLOSE_FOREIGN_ORIGIN, CLOSE_NOT_SIGNED_IN, SIGN_IN_HINT
 from tests.accounts import TEST_PASSWORD, create_account, token_for
 from tests.conftest import LiveServer
 from tests.live.helpers import (
@@ -43,7 +43,7 @@ async def test_a_bearer_token_in_the_authorization_header_signs_in(
         assert (await request(ws, {"action": "ping"}))["type"] == "pong"
 
 
-async def test_the_dashboards_session_cookie_signs_in(live_server: LiveServer) -> None:
+async def _session_cookie(live_server: LiveServer) -> dict[str, str]:
     user = await create_account(live_server.app, "ta@example.org", "instructor")
     async with http_as(live_server, None) as http:
         response = await http.post(
@@ -51,10 +51,30 @@ async def test_the_dashboards_session_cookie_signs_in(live_server: LiveServer) -
         )
         assert response.status_code == 200, response.text
         cookie = http.cookies[SESSION_COOKIE]
-    headers = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
-    async with connect(live_server.ws_url, additional_headers=headers) as ws:
-        reply = await request(ws, {"action": "subscribe", "channels": ["broadcast"]})
-        assert reply == {"type": "subscribed", "channels": ["broadcast"]}
+    return {"Cookie": f"{SESSION_COOKIE}={cookie}"}
+
+
+async def test_the_dashboards_session_cookie_signs_in(live_server: LiveServer) -> None:
+    headers = await _session_cookie(live_server)
+    # From the dashboard's own page, and from a client that is no browser (no Origin).
+    own_page = live_server.base_url
+    for origin in (own_page, None):
+        async with connect(live_server.ws_url, additional_headers=headers, origin=origin) as ws:
+            reply = await request(ws, {"action": "subscribe", "channels": ["broadcast"]})
+            assert reply == {"type": "subscribed", "channels": ["broadcast"]}
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://127.0.0.1:8888", "http://evil.example", "null", "http://127.0.0.1"]
+)
+async def test_the_session_cookie_does_not_sign_in_another_origins_page(
+    live_server: LiveServer, origin: str
+) -> None:
+    headers = await _session_cookie(live_server)
+    async with connect(live_server.ws_url, additional_headers=headers, origin=origin) as ws:
+        frames, code, reason = await until_closed(ws)
+    assert (code, reason) == (CLOSE_FOREIGN_ORIGIN, "foreign origin")
+    assert "own pages only" in frames[0]["message"]
 
 
 @pytest.mark.parametrize("parameter", ["token", "access_token"])
