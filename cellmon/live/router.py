@@ -17,6 +17,7 @@ from cellmon.core.database import Database
 from cellmon.core.deps import BusDep, DatabaseDep, SettingsDep
 from cellmon.core.settings import Settings
 from cellmon.live.admission import (
+    CLOSE_FOREIGN_ORIGIN,
     CLOSE_NOT_SIGNED_IN,
     CLOSE_TOO_MANY_CONNECTIONS,
     CLOSE_TRY_AGAIN_LATER,
@@ -121,7 +122,9 @@ themselves; this endpoint returns the same facts as JSON, with this server's lim
 cookie, which a browser sends by itself. A token in the URL (`?token=`, `?access_token=`)
 is not read. Without a valid credential the socket is accepted, sent an error message and
 closed with `{CLOSE_NOT_SIGNED_IN}` (so a browser can tell it from a network failure); an open
-socket is closed the same way when its token expires: sign in again and reconnect.
+socket is closed the same way when its token expires: sign in again and reconnect. The
+cookie counts only from this server's own pages (the upgrade's `Origin`): another page's
+upgrade with it is closed with `{CLOSE_FOREIGN_ORIGIN}`.
 
 **Connect** to `ws://HOST:PORT{WEBSOCKET_PATH}`, optionally with `?channels=broadcast,class:3`
 to subscribe at once (checked like a subscribe request). Every frame either way is one JSON
@@ -161,7 +164,7 @@ process; one more is accepted, sent an error message and closed with
 time is disconnected. `{{"action": "ping"}}` is there for clients that cannot see frames.
 
 **Close codes**: `{CLOSE_NOT_SIGNED_IN}` not signed in, or the token expired: sign in and
-reconnect; `{CLOSE_TOO_MANY_CONNECTIONS}` too many open connections for the account or the
+reconnect; `{CLOSE_FOREIGN_ORIGIN}` the session cookie came from another origin's page; `{CLOSE_TOO_MANY_CONNECTIONS}` too many open connections for the account or the
 address; `{CLOSE_TRY_AGAIN_LATER}` the sign-in could not be checked just now: reconnect later;
 `{CLOSE_SLOW_CONSUMER}` the client did not read fast enough (its queue filled; an error
 message precedes the close when possible): reconnect and subscribe again;
@@ -228,6 +231,7 @@ async def live_protocol(settings: SettingsDep) -> LiveProtocol:
         ),
         close_codes={
             str(CLOSE_NOT_SIGNED_IN): "not signed in, or the token expired; sign in, reconnect",
+            str(CLOSE_FOREIGN_ORIGIN): "the session cookie came from another origin's page",
             str(CLOSE_TOO_MANY_CONNECTIONS): (
                 "too many open connections for this account or client address"
             ),
