@@ -164,8 +164,9 @@ process; one more is accepted, sent an error message and closed with
 time is disconnected. `{{"action": "ping"}}` is there for clients that cannot see frames.
 
 **Close codes**: `{CLOSE_NOT_SIGNED_IN}` not signed in, or the token expired: sign in and
-reconnect; `{CLOSE_FOREIGN_ORIGIN}` the session cookie came from another origin's page; `{CLOSE_TOO_MANY_CONNECTIONS}` too many open connections for the account or the
-address; `{CLOSE_TRY_AGAIN_LATER}` the sign-in could not be checked just now: reconnect later;
+reconnect; `{CLOSE_FOREIGN_ORIGIN}` the session cookie came from another origin's page;
+`{CLOSE_TOO_MANY_CONNECTIONS}` too many open connections for the account or the address;
+`{CLOSE_TRY_AGAIN_LATER}` the sign-in could not be checked just now: reconnect later;
 `{CLOSE_SLOW_CONSUMER}` the client did not read fast enough (its queue filled; an error
 message precedes the close when possible): reconnect and subscribe again;
 `{CLOSE_GOING_AWAY}` / `1012` the server is shutting down or restarting; `1009` a client
