@@ -180,6 +180,7 @@ class _SharedCount:
     """A hot counter of one window: the shared total at the last share, and the hits this
     process admitted since."""
 
+    key: str  # in the shared storage
     ends_at: float
     seconds: int
     threshold: int
@@ -202,7 +203,7 @@ class RedisRateLimiter(RateLimiter):
         )
         self._exact = FixedWindowRateLimiter(self._storage)
         self._share_seconds = share_seconds
-        self._hot: dict[str, _SharedCount] = {}
+        self._hot: dict[tuple[str, str], _SharedCount] = {}
         # While Redis is unreachable: what every limit is counted with.
         self._local = LocalCounts()
         self._redis_down_until = 0.0
@@ -241,12 +242,12 @@ class RedisRateLimiter(RateLimiter):
         return _refused(stats.reset_time - time.time())
 
     def _hit_hot(self, limit: RateLimit, identifier: str, now: float) -> Verdict:
-        key = limit.item.key_for(limit.name, identifier)
-        count = self._hot.get(key)
+        count = self._hot.get((limit.name, identifier))
         if count is None or count.ends_at <= now:
             # The window starts at the process's first hit; the shared key's at the first share
             # of any process, and the total learnt at each share is that window's.
-            count = self._hot[key] = _SharedCount(
+            count = self._hot[(limit.name, identifier)] = _SharedCount(
+                key=limit.item.key_for(limit.name, identifier),
                 ends_at=now + limit.seconds,
                 seconds=limit.seconds,
                 threshold=max(1, limit.amount // SHARE_FRACTION),
@@ -265,23 +266,23 @@ class RedisRateLimiter(RateLimiter):
         """Add this process's new hits of the hot counters to the shared totals, and learn
         those totals; drop the counters of windows that have ended."""
         now = time.time()
-        due: list[tuple[str, _SharedCount, int]] = []
-        for key, count in list(self._hot.items()):
+        due: list[tuple[_SharedCount, int]] = []
+        for name, count in list(self._hot.items()):
             if count.ends_at <= now:
-                del self._hot[key]
+                del self._hot[name]
             elif count.pending >= count.threshold or (count.pending and count.shared):
-                due.append((key, count, count.pending))
+                due.append((count, count.pending))
         if not due or now < self._redis_down_until:
             return
         try:
             totals = await asyncio.gather(
-                *(self._storage.incr(key, count.seconds, hits) for key, count, hits in due)
+                *(self._storage.incr(count.key, count.seconds, hits) for count, hits in due)
             )
         except (StorageError, OSError) as exc:
             self._redis_failed(exc)
             return
         self._redis_answered()
-        for (_key, count, hits), total in zip(due, totals, strict=True):
+        for (count, hits), total in zip(due, totals, strict=True):
             count.pending -= hits
             count.shared = total
 
