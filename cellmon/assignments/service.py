@@ -1,4 +1,5 @@
-"""Rules on assignments: they belong to an existing class and notebook; guarded deletes."""
+"""Rules on assignments: they belong to an existing class and notebook; guarded deletes.
+Everyone who may read a class reads its assignments; its instructors and admins change them."""
 
 from __future__ import annotations
 
@@ -9,28 +10,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.assignments import repository
 from cellmon.assignments.schemas import AssignmentCreate, AssignmentUpdate
+from cellmon.audit import service as audit
+from cellmon.auth.access import Access
 from cellmon.classes import service as classes
 from cellmon.core.errors import ConflictError, MissingReferenceError, NotFoundError
 from cellmon.db.models import ClassAssignment
 from cellmon.notebooks import service as notebooks
 
 
-async def get_assignment(session: AsyncSession, assignment_id: int) -> ClassAssignment:
-    assignment = await repository.get(session, assignment_id)
+async def get_assignment(
+    session: AsyncSession, access: Access, assignment_id: int, *, teach: bool = False
+) -> ClassAssignment:
+    """The assignment if the asker may read (with `teach`: change) its class; else 404."""
+    assignment = await repository.get(session, access, assignment_id, teach=teach)
     if assignment is None:
         raise NotFoundError(f"assignment {assignment_id} does not exist")
     return assignment
 
 
-async def assignment_exists(session: AsyncSession, assignment_id: int) -> bool:
-    return await repository.get(session, assignment_id) is not None
+async def assignment_is_readable(session: AsyncSession, access: Access, assignment_id: int) -> bool:
+    """Whether the assignment exists and the asker may read its class."""
+    return await repository.get(session, access, assignment_id) is not None
 
 
 async def _check_references(
-    session: AsyncSession, class_id: int | None, notebook_id: int | None
+    session: AsyncSession, access: Access, class_id: int | None, notebook_id: int | None
 ) -> None:
+    """A class the asker does not teach is named missing, as one that does not exist."""
     missing = []
-    if class_id is not None and not await classes.class_exists(session, class_id):
+    if class_id is not None and not await classes.class_is_taught(session, access, class_id):
         missing.append(f"class {class_id}")
     if notebook_id is not None and not await notebooks.notebook_exists(session, notebook_id):
         missing.append(f"notebook {notebook_id}")
@@ -49,8 +57,10 @@ async def _commit_references(session: AsyncSession) -> None:
         ) from exc
 
 
-async def create_assignment(session: AsyncSession, body: AssignmentCreate) -> ClassAssignment:
-    await _check_references(session, body.class_id, body.notebook_id)
+async def create_assignment(
+    session: AsyncSession, access: Access, body: AssignmentCreate
+) -> ClassAssignment:
+    await _check_references(session, access, body.class_id, body.notebook_id)
     assignment = ClassAssignment(**body.model_dump())
     session.add(assignment)
     await _commit_references(session)
@@ -58,17 +68,20 @@ async def create_assignment(session: AsyncSession, body: AssignmentCreate) -> Cl
 
 
 async def list_assignments(
-    session: AsyncSession, *, skip: int, limit: int, class_id: int | None
+    session: AsyncSession, access: Access, *, skip: int, limit: int, class_id: int | None
 ) -> Sequence[ClassAssignment]:
-    return await repository.list_assignments(session, skip=skip, limit=limit, class_id=class_id)
+    return await repository.list_assignments(
+        session, access, skip=skip, limit=limit, class_id=class_id
+    )
 
 
 async def update_assignment(
-    session: AsyncSession, assignment_id: int, body: AssignmentUpdate
+    session: AsyncSession, access: Access, assignment_id: int, body: AssignmentUpdate
 ) -> ClassAssignment:
-    assignment = await get_assignment(session, assignment_id)
+    """Moving an assignment to another class needs the asker to teach both."""
+    assignment = await get_assignment(session, access, assignment_id, teach=True)
     changes = body.model_dump(exclude_unset=True)
-    await _check_references(session, changes.get("class_id"), changes.get("notebook_id"))
+    await _check_references(session, access, changes.get("class_id"), changes.get("notebook_id"))
     for field, value in changes.items():
         setattr(assignment, field, value)
     await _commit_references(session)
@@ -76,18 +89,26 @@ async def update_assignment(
 
 
 async def delete_assignment(
-    session: AsyncSession, assignment_id: int, *, cascade: bool
+    session: AsyncSession, access: Access, assignment_id: int, *, cascade: bool
 ) -> ClassAssignment:
-    assignment = await get_assignment(session, assignment_id)
+    assignment = await get_assignment(session, access, assignment_id, teach=True)
+    submissions = await repository.count_submissions(session, assignment_id)
+    if submissions and not cascade:
+        raise ConflictError(
+            f"assignment {assignment_id} still has {submissions} submission(s); "
+            "pass cascade=true to delete them with it"
+        )
     if cascade:
         await repository.delete_submissions(session, assignment_id)
-    else:
-        submissions = await repository.count_submissions(session, assignment_id)
-        if submissions:
-            raise ConflictError(
-                f"assignment {assignment_id} still has {submissions} submission(s); "
-                "pass cascade=true to delete them with it"
-            )
+    await audit.record(
+        session,
+        access.principal,
+        "assignment.delete",
+        "assignment",
+        assignment_id,
+        class_id=assignment.class_id,
+        submissions_deleted=submissions,
+    )
     await session.delete(assignment)
     try:
         await session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from cellmon.core.api_types import (
     NO_NUL,
@@ -16,7 +16,7 @@ from cellmon.core.api_types import (
     refuse_nulls,
     trimmed,
 )
-from cellmon.students.schemas import StudentResponse
+from cellmon.students.schemas import Email, StudentResponse
 
 ClassName = Annotated[str, trimmed(255), NO_NUL]
 ClassCode = Annotated[str, trimmed(64), NO_NUL]
@@ -66,3 +66,17 @@ class EnrolledStudentResponse(StudentResponse):
 
 class EnrolledClassResponse(ClassResponse):
     enrolled_at: datetime
+
+
+class InstructorCreate(RequestModel):
+    email: Email = Field(
+        description="The e-mail address of an existing instructor or admin account."
+    )
+
+
+class InstructorResponse(ResponseModel):
+    user_id: int
+    email: str
+    full_name: str | None
+    is_owner: bool = Field(description="The class's creator, who cannot be removed.")
+    added_at: datetime

@@ -1,4 +1,5 @@
-"""Rules on classes: unique class codes, guarded deletes, idempotent enrollment."""
+"""Rules on classes: unique class codes, guarded deletes, idempotent enrollment, and who
+teaches a class (its owner, who created it, and the co-instructors any of them adds)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,34 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellmon.audit import service as audit
+from cellmon.auth import repository as accounts
+from cellmon.auth.access import Access
+from cellmon.auth.principal import Role
 from cellmon.classes import repository
 from cellmon.classes.schemas import ClassCreate, ClassUpdate
 from cellmon.core.errors import ConflictError, MissingReferenceError, NotFoundError
-from cellmon.db.models import Class, Student, StudentClass
+from cellmon.db.models import Class, ClassInstructor, Student, StudentClass, User
 from cellmon.students import service as students
 
 
-async def get_class(session: AsyncSession, class_id: int) -> Class:
-    class_ = await repository.get(session, class_id)
+def _no_class(class_id: int) -> NotFoundError:
+    return NotFoundError(f"class {class_id} does not exist")
+
+
+async def get_class(
+    session: AsyncSession, access: Access, class_id: int, *, teach: bool = False
+) -> Class:
+    """The class if the asker may read it (with `teach`: change it); else 404 as if missing."""
+    class_ = await repository.get(session, access, class_id, teach=teach)
     if class_ is None:
-        raise NotFoundError(f"class {class_id} does not exist")
+        raise _no_class(class_id)
     return class_
+
+
+async def class_is_taught(session: AsyncSession, access: Access, class_id: int) -> bool:
+    """Whether the class exists and the asker may change what it holds."""
+    return await repository.get(session, access, class_id, teach=True) is not None
 
 
 def _code_taken(class_code: str) -> ConflictError:
@@ -35,21 +52,34 @@ async def _commit_unique_code(session: AsyncSession, class_code: str) -> None:
         raise _code_taken(class_code) from exc
 
 
-async def create_class(session: AsyncSession, body: ClassCreate) -> Class:
+async def create_class(session: AsyncSession, access: Access, body: ClassCreate) -> Class:
+    """The creator becomes the class's owner, in the same transaction."""
     if await repository.get_by_code(session, body.class_code) is not None:
         raise _code_taken(body.class_code)
     class_ = Class(name=body.name, class_code=body.class_code, description=body.description)
     session.add(class_)
-    await _commit_unique_code(session, body.class_code)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise _code_taken(body.class_code) from exc
+    session.add(
+        ClassInstructor(class_id=class_.id, user_id=access.principal.user_id, is_owner=True)
+    )
+    await session.commit()
     return class_
 
 
-async def list_classes(session: AsyncSession, *, skip: int, limit: int) -> Sequence[Class]:
-    return await repository.list_classes(session, skip=skip, limit=limit)
+async def list_classes(
+    session: AsyncSession, access: Access, *, skip: int, limit: int
+) -> Sequence[Class]:
+    return await repository.list_classes(session, access, skip=skip, limit=limit)
 
 
-async def update_class(session: AsyncSession, class_id: int, body: ClassUpdate) -> Class:
-    class_ = await get_class(session, class_id)
+async def update_class(
+    session: AsyncSession, access: Access, class_id: int, body: ClassUpdate
+) -> Class:
+    class_ = await get_class(session, access, class_id, teach=True)
     changes = body.model_dump(exclude_unset=True)
     new_code = changes.get("class_code")
     if (
@@ -64,17 +94,27 @@ async def update_class(session: AsyncSession, class_id: int, body: ClassUpdate) 
     return class_
 
 
-async def delete_class(session: AsyncSession, class_id: int, *, cascade: bool) -> Class:
-    class_ = await get_class(session, class_id)
+async def delete_class(
+    session: AsyncSession, access: Access, class_id: int, *, cascade: bool
+) -> Class:
+    class_ = await get_class(session, access, class_id, teach=True)
+    assignments = await repository.count_assignments(session, class_id)
+    if assignments and not cascade:
+        raise ConflictError(
+            f"class {class_id} still has {assignments} assignment(s); "
+            "delete them first or pass cascade=true to delete them with their submissions"
+        )
     if cascade:
         await repository.delete_assignments(session, class_id)
-    else:
-        assignments = await repository.count_assignments(session, class_id)
-        if assignments:
-            raise ConflictError(
-                f"class {class_id} still has {assignments} assignment(s); "
-                "delete them first or pass cascade=true to delete them with their submissions"
-            )
+    await audit.record(
+        session,
+        access.principal,
+        "class.delete",
+        "class",
+        class_id,
+        class_code=class_.class_code,
+        assignments_deleted=assignments,
+    )
     await session.delete(class_)
     try:
         await session.commit()
@@ -88,10 +128,13 @@ async def delete_class(session: AsyncSession, class_id: int, *, cascade: bool) -
 
 
 async def enroll(
-    session: AsyncSession, class_id: int, student_id: int
+    session: AsyncSession, access: Access, class_id: int, student_id: int
 ) -> tuple[StudentClass, bool]:
-    """Enroll a student; returns the enrollment and whether it was created by this call."""
-    await get_class(session, class_id)
+    """Enroll a student; returns the enrollment and whether it was created by this call.
+
+    Any existing student may be enrolled: enrollment is how an instructor takes a student on
+    (as an event posted with the class's ingest key does by e-mail address)."""
+    await get_class(session, access, class_id, teach=True)
     if not await students.student_exists(session, student_id):
         raise MissingReferenceError(f"student {student_id} does not exist")
     existing = await repository.get_enrollment(session, class_id, student_id)
@@ -115,14 +158,15 @@ async def enroll(
 
 
 async def list_class_students(
-    session: AsyncSession, class_id: int, *, skip: int, limit: int
+    session: AsyncSession, access: Access, class_id: int, *, skip: int, limit: int
 ) -> Sequence[tuple[Student, datetime]]:
-    await get_class(session, class_id)
+    """The roster, with e-mail addresses: for the class's instructors and admins only."""
+    await get_class(session, access, class_id, teach=True)
     return await repository.list_class_students(session, class_id, skip=skip, limit=limit)
 
 
-async def unenroll(session: AsyncSession, class_id: int, student_id: int) -> None:
-    await get_class(session, class_id)
+async def unenroll(session: AsyncSession, access: Access, class_id: int, student_id: int) -> None:
+    await get_class(session, access, class_id, teach=True)
     enrollment = await repository.get_enrollment(session, class_id, student_id)
     if enrollment is None:
         raise NotFoundError(f"student {student_id} is not enrolled in class {class_id}")
@@ -131,11 +175,74 @@ async def unenroll(session: AsyncSession, class_id: int, student_id: int) -> Non
 
 
 async def list_student_classes(
-    session: AsyncSession, student_id: int, *, skip: int, limit: int
+    session: AsyncSession, access: Access, student_id: int, *, skip: int, limit: int
 ) -> Sequence[tuple[Class, datetime]]:
-    await students.get_student(session, student_id)
-    return await repository.list_student_classes(session, student_id, skip=skip, limit=limit)
+    """The student's classes that the asker may read."""
+    await students.get_student(session, access, student_id)
+    return await repository.list_student_classes(
+        session, access, student_id, skip=skip, limit=limit
+    )
 
 
-async def class_exists(session: AsyncSession, class_id: int) -> bool:
-    return await repository.get(session, class_id) is not None
+async def list_instructors(
+    session: AsyncSession, access: Access, class_id: int
+) -> Sequence[tuple[ClassInstructor, User]]:
+    await get_class(session, access, class_id, teach=True)
+    return await repository.list_instructors(session, class_id)
+
+
+async def add_instructor(
+    session: AsyncSession, access: Access, class_id: int, email: str
+) -> tuple[ClassInstructor, User, bool]:
+    """Make an instructor or admin account a co-instructor of the class; returns the row,
+    the account and whether this call added it (adding again changes nothing)."""
+    await get_class(session, access, class_id, teach=True)
+    user = await accounts.get_by_email(session, email)
+    if user is None:
+        raise MissingReferenceError(f"no account has the e-mail address {email!r}")
+    if user.role == Role.STUDENT:
+        raise MissingReferenceError(
+            f"the account {email!r} is a student account; only instructor and admin "
+            "accounts can teach a class"
+        )
+    if not user.is_active:
+        raise MissingReferenceError(f"the account {email!r} is disabled")
+    existing = await repository.get_instructor(session, class_id, user.id)
+    if existing is not None:
+        return existing, user, False
+    instructor = ClassInstructor(class_id=class_id, user_id=user.id, is_owner=False)
+    session.add(instructor)
+    try:
+        await audit.record(
+            session, access.principal, "class.instructor_add", "class", class_id, user_id=user.id
+        )
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        # Added meanwhile by a concurrent request (same answer as a repeat), or the class or
+        # the account was deleted meanwhile.
+        existing = await repository.get_instructor(session, class_id, user.id)
+        if existing is None:
+            raise ConflictError(
+                f"class {class_id} or the account {email!r} was deleted meanwhile"
+            ) from exc
+        return existing, user, False
+    return instructor, user, True
+
+
+async def remove_instructor(
+    session: AsyncSession, access: Access, class_id: int, user_id: int
+) -> None:
+    await get_class(session, access, class_id, teach=True)
+    instructor = await repository.get_instructor(session, class_id, user_id)
+    if instructor is None:
+        raise NotFoundError(f"account {user_id} is not an instructor of class {class_id}")
+    if instructor.is_owner:
+        raise ConflictError(
+            f"account {user_id} owns class {class_id} (it created it) and cannot be removed"
+        )
+    await session.delete(instructor)
+    await audit.record(
+        session, access.principal, "class.instructor_remove", "class", class_id, user_id=user_id
+    )
+    await session.commit()

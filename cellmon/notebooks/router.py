@@ -1,4 +1,5 @@
-"""Notebooks `/notebooks`."""
+"""Notebooks `/notebooks`: any signed-in account reads them (they hold paths and names, no
+student's data); instructors and admins register them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from cellmon.auth.deps import CurrentUser, StaffUser
 from cellmon.core.api_types import DEFAULT_LIMIT, NO_NUL, Limit, PathId, Skip, responses
 from cellmon.core.deps import SessionDep
 from cellmon.notebooks import service
@@ -18,16 +20,17 @@ router = APIRouter(prefix="/notebooks", tags=["notebooks"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=NotebookResponse,
-    summary="Register a notebook",
+    summary="Register a notebook (instructors and admins)",
     responses=responses(conflict="A notebook with this path already exists."),
 )
-async def create_notebook(body: NotebookCreate, session: SessionDep) -> object:
+async def create_notebook(body: NotebookCreate, session: SessionDep, _staff: StaffUser) -> object:
     return await service.create_notebook(session, body)
 
 
 @router.get("", response_model=list[NotebookResponse], summary="List notebooks, by id")
 async def list_notebooks(
     session: SessionDep,
+    _user: CurrentUser,
     skip: Skip = 0,
     limit: Limit = DEFAULT_LIMIT,
     path: Annotated[str | None, Query(max_length=1024, description="Exact path."), NO_NUL] = None,
@@ -41,5 +44,5 @@ async def list_notebooks(
     summary="Get a notebook",
     responses=responses(not_found="No notebook with this id."),
 )
-async def get_notebook(notebook_id: PathId, session: SessionDep) -> object:
+async def get_notebook(notebook_id: PathId, session: SessionDep, _user: CurrentUser) -> object:
     return await service.get_notebook(session, notebook_id)
