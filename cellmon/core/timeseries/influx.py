@@ -310,11 +310,11 @@ class InfluxSink(TimeSeriesSink):
             if exc.status in SPLITTABLE_STATUSES and len(lines) > 1:
                 middle = len(lines) // 2
                 return await self._deliver(lines[:middle]) + await self._deliver(lines[middle:])
+            # Neither the lines nor InfluxDB's message, which quotes the line it could not
+            # parse: their tags hold the student's e-mail address. The reason is kept with
+            # the pending rows.
             logger.error(
-                "InfluxDB refused %d line(s), kept as pending: %s; first line: %s",
-                len(lines),
-                exc,
-                lines[0],
+                "InfluxDB refused %d line(s) with HTTP %d; kept as pending", len(lines), exc.status
             )
             return [_Failure(lines, f"refused: {exc}")]
         except BackendUnavailable as exc:

@@ -174,7 +174,12 @@ def encode_point(point: Point) -> str | None:
         elif field:
             fields.append(field)
     if not fields:
-        logger.error("time-series point of %s has no storable field: %r", point.measurement, point)
+        # Not the point itself: its tags name the student.
+        logger.error(
+            "time-series point of %s has no storable field: %s",
+            point.measurement,
+            ", ".join(point.fields) or "no fields",
+        )
         return None
     series = encode_series(point.measurement, point.tags)
     return f"{series} {','.join(fields)} {point.time_ns}"

@@ -202,14 +202,21 @@ async def test_v2_refusal_of_the_whole_request_keeps_it_pending_unsplit(
 
 
 async def test_a_refused_line_is_kept_pending_and_the_good_lines_are_written(
-    make_sink: MakeSink, database: Database, influxdb_database: str
+    make_sink: MakeSink,
+    database: Database,
+    influxdb_database: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     sink = await make_sink()
     await sink.write([progress(time_ns=T0, executionCount=1)])
     # executionCount is an integer field now; a string for it is a type conflict (400).
     batch = [progress(time_ns=T0 + offset, executionCount=offset) for offset in range(1, 8)]
-    batch[4] = progress(time_ns=T0 + 5, executionCount="five")
+    batch[4] = progress("ann@example.org", time_ns=T0 + 5, executionCount="five")
     await sink.write(batch)
+    # The refusal is logged without the line: its tags name the student.
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refusals
+    assert not [message for message in refusals if "ann@example.org" in message]
 
     written = await rows(influxdb_database, "SELECT executionCount FROM student_progress")
     assert [row["executionCount"] for row in written] == [0 + 1, 1, 2, 3, 4, 6, 7]
