@@ -48,6 +48,18 @@ def _presented_token(connection: HTTPConnection) -> tuple[str, bool] | None:
     return (cookie, True) if cookie else None
 
 
+def from_own_origin(connection: HTTPConnection) -> bool:
+    """Whether a browser sent the request from one of this server's own pages (a client
+    that is no browser sends no Origin). Guards what a browser does on its own with the
+    session cookie, which SameSite does not stop from another port of the same host."""
+    origin = connection.headers.get("origin")
+    if origin is None:
+        return True
+    host = connection.headers.get("host", "")
+    scheme, separator, authority = origin.partition("://")
+    return bool(separator) and scheme in ("http", "https") and authority.lower() == host.lower()
+
+
 async def authenticate(connection: HTTPConnection, session: AsyncSession) -> Principal | None:
     """The principal of a request or WebSocket upgrade; None when it presents no credential.
 

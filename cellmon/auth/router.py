@@ -14,6 +14,7 @@ from cellmon.auth.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     CurrentUser,
+    from_own_origin,
     token_codec,
 )
 from cellmon.auth.schemas import AccessToken, PasswordChange
@@ -118,6 +119,13 @@ async def change_password(
 async def open_session(
     request: Request, session: SessionDep, form: SignInForm, response: Response
 ) -> User:
+    if not from_own_origin(request):
+        # Login CSRF: another site's form would sign the visitor's browser into an account
+        # of the attacker's choosing.
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "the session sign-in is accepted from this server's own pages only",
+        )
     user = await _sign_in(request, session, form)
     set_session_cookies(request, response, token_codec(request).issue(user.id, with_csrf=True))
     return user

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, contextmanager, nullcontext
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket
 
-from cellmon.auth.deps import NotSignedIn, authenticate
+from cellmon.auth.deps import NotSignedIn, authenticate, from_own_origin
 from cellmon.auth.principal import Principal
 from cellmon.core.database import Database
 from cellmon.core.settings import Settings
@@ -98,7 +98,7 @@ async def signed_in_principal(websocket: WebSocket, database: Database) -> Princ
         ) from exc
     if principal is None:
         raise Refused(CLOSE_NOT_SIGNED_IN, "not signed in", SIGN_IN_HINT)
-    if principal.via_cookie and not _same_origin(websocket):
+    if principal.via_cookie and not from_own_origin(websocket):
         # A browser sends the cookie with any page's upgrade request, even from another
         # site's script (SameSite does not cover another port of the same host, such as a
         # JupyterLab): only the dashboard's own pages may use it.
@@ -109,17 +109,6 @@ async def signed_in_principal(websocket: WebSocket, database: Database) -> Princ
             "other clients send 'Authorization: Bearer <access token>'",
         )
     return principal
-
-
-def _same_origin(websocket: WebSocket) -> bool:
-    """Whether the upgrade came from a page of this server (a client that is no browser
-    sends no Origin)."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True
-    host = websocket.headers.get("host", "")
-    scheme, separator, authority = origin.partition("://")
-    return bool(separator) and scheme in ("http", "https") and authority.lower() == host.lower()
 
 
 @asynccontextmanager

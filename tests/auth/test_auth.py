@@ -195,3 +195,24 @@ async def test_a_bearer_token_needs_no_csrf_value(app: FastAPI, instructor: User
             "/api/v1/classes", json={"name": "Bearer 101", "class_code": "BEAR-1"}
         )
     assert answer.status_code == 201
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "http://testserver:8888", "null"])
+async def test_another_sites_page_cannot_sign_a_browser_in(
+    app: FastAPI, instructor: User, origin: str
+) -> None:
+    async with signed_in(app, None) as browser:
+        answer = await browser.post(
+            "/api/v1/auth/session",
+            data={"username": instructor.email, "password": TEST_PASSWORD},
+            headers={"Origin": origin},
+        )
+        assert answer.status_code == 403
+        assert "own pages only" in answer.json()["detail"]
+        assert SESSION_COOKIE not in browser.cookies
+        own = await browser.post(
+            "/api/v1/auth/session",
+            data={"username": instructor.email, "password": TEST_PASSWORD},
+            headers={"Origin": "http://testserver"},
+        )
+        assert own.status_code == 200
