@@ -16,6 +16,7 @@ import contextlib
 import csv
 import io
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -145,15 +146,21 @@ def parse_flux_counts(body: str) -> list[CountBucket]:
     return [CountBucket(moment, buckets[moment]) for moment in sorted(buckets)]
 
 
+# RFC 3339's date-time: the zone (Z or an offset) is required, the fraction may be any length.
+_RFC3339 = re.compile(
+    r"(?P<seconds>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
+)
+
+
 def _parse_rfc3339(text: str) -> datetime:
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not an RFC 3339 date-time with a zone: {text!r}")
     # Python reads at most microseconds; InfluxDB may print nanoseconds.
-    text = text.replace("Z", "+00:00")
-    if "." in text:
-        whole, rest = text.split(".", 1)
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        zone = rest[len(digits) :]
-        text = f"{whole}.{digits[:6]:0<6}{zone}"
-    return datetime.fromisoformat(text).astimezone(UTC)
+    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
+    zone = "+00:00" if match["zone"] in ("Z", "z") else match["zone"]
+    return datetime.fromisoformat(f"{match['seconds']}.{fraction}{zone}").astimezone(UTC)
 
 
 class InfluxSink(TimeSeriesSink):

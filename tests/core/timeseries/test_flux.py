@@ -7,7 +7,9 @@ suite; these tests pin the query the sink sends and the parsing of the CSV that 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from cellmon.core.timeseries.base import CountBucket
 from cellmon.core.timeseries.influx import build_flux_count, parse_flux_counts
@@ -56,3 +58,34 @@ def test_flux_csv_answer_becomes_buckets_in_time_order() -> None:
         CountBucket(minute.replace(minute=2), 1),
     ]
     assert parse_flux_counts("\r\n") == []
+
+
+def _one_time_answer(time: str) -> str:
+    return f",result,table,_time,_value\r\n,_result,0,{time},3\r\n"
+
+
+@pytest.mark.parametrize(
+    ("written", "instant"),
+    [
+        ("2026-11-29T09:01:00Z", datetime(2026, 11, 29, 9, 1, tzinfo=UTC)),
+        ("2026-11-29T09:01:00.5Z", datetime(2026, 11, 29, 9, 1, 0, 500_000, tzinfo=UTC)),
+        ("2026-11-29T09:01:00.123456789Z", datetime(2026, 11, 29, 9, 1, 0, 123_456, tzinfo=UTC)),
+        ("2026-11-29T18:01:00+09:00", datetime(2026, 11, 29, 9, 1, tzinfo=UTC)),
+        ("2026-11-29T18:01:00.000000000+09:00", datetime(2026, 11, 29, 9, 1, tzinfo=UTC)),
+        ("2026-11-29T18:01:00.25+09:00", datetime(2026, 11, 29, 9, 1, 0, 250_000, tzinfo=UTC)),
+        ("2026-11-29T04:31:00.000001-04:30", datetime(2026, 11, 29, 9, 1, 0, 1, tzinfo=UTC)),
+        ("2026-11-29t09:01:00.1z", datetime(2026, 11, 29, 9, 1, 0, 100_000, tzinfo=UTC)),
+    ],
+)
+def test_flux_times_keep_their_offset_and_fraction(written: str, instant: datetime) -> None:
+    [bucket] = parse_flux_counts(_one_time_answer(written))
+    assert bucket.start == instant
+    assert bucket.start.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "written", ["2026-11-29T09:01:00", "2026-11-29T09:01:00.123", "2026-11-29T09:01:00.Z"]
+)
+def test_flux_time_without_a_zone_is_refused_not_read_as_local(written: str) -> None:
+    with pytest.raises(ValueError, match="RFC 3339"):
+        parse_flux_counts(_one_time_answer(written))
