@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -201,7 +202,8 @@ class Settings(BaseSettings):
     @cached_property
     def redis_url(self) -> str:
         password = self.REDIS_PASSWORD.get_secret_value() if self.REDIS_PASSWORD else ""
-        auth = f":{password}@" if password else ""
+        # Escaped, so that a password's "@", "/", "#" or ":" cannot end it or move the host.
+        auth = f":{quote(password, safe='')}@" if password else ""
         return f"redis://{auth}{self.REDIS_HOST}:{self.REDIS_PORT}/{self.REDIS_DB}"
 
 

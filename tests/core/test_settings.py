@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from redis.connection import parse_url
 
 from cellmon.core.errors import ConfigError
 from cellmon.core.settings import load_settings
@@ -40,6 +41,27 @@ def test_redis_moves_the_worker_out_of_the_server_by_default() -> None:
     assert make_settings(
         REDIS_HOST="127.0.0.1", CELLMON_RUN_WORKER_IN_SERVER=True
     ).run_worker_in_server
+
+
+@pytest.mark.parametrize("password", ["p@ss/w#rd", "a:b?c%d e", "plain"])
+def test_redis_password_reaches_the_client_whole_and_leaves_the_host_alone(
+    password: str,
+) -> None:
+    settings = make_settings(
+        REDIS_HOST="redis.example", REDIS_PORT=6380, REDIS_DB=2, REDIS_PASSWORD=password
+    )
+    # The client's own reading of the URL, as Redis.from_url and the rate limiter do it.
+    assert parse_url(settings.redis_url) == {
+        "password": password,
+        "host": "redis.example",
+        "port": 6380,
+        "db": 2,
+    }
+
+
+def test_redis_url_without_a_password_carries_no_credentials() -> None:
+    settings = make_settings(REDIS_HOST="redis.example")
+    assert parse_url(settings.redis_url) == {"host": "redis.example", "port": 6379, "db": 0}
 
 
 @pytest.mark.parametrize(
