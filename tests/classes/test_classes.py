@@ -1,7 +1,14 @@
 import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
 
 from tests.lms_factories import (
     API,
@@ -106,16 +113,69 @@ async def test_duplicate_class_code_is_409(client: httpx.AsyncClient) -> None:
     assert "DUP" in response.json()["detail"]
 
 
-async def test_concurrent_creates_with_one_code_give_one_class(
-    client: httpx.AsyncClient,
-) -> None:
-    # Every request may pass the existence check before any commits; the unique key then
-    # decides, and the losers must get 409, not 500.
-    responses = await asyncio.gather(
-        *(client.post(CLASSES, json={"name": f"n{i}", "class_code": "RACE"}) for i in range(8))
+@asynccontextmanager
+async def inserts_into_classes_held(app: FastAPI) -> AsyncIterator[None]:
+    """Hold every INSERT INTO classes until the block ends, letting reads through: a writer
+    on SQLite (BEGIN IMMEDIATE), a SHARE lock on the table on PostgreSQL."""
+    url = app.state.database.url
+    if url.get_backend_name() == "sqlite":
+        holder = sqlite3.connect(url.database, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            yield
+        finally:
+            holder.rollback()
+            holder.close()
+        return
+    connection = await asyncpg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
     )
+    try:
+        async with connection.transaction():
+            await connection.execute("LOCK TABLE classes IN SHARE MODE")
+            yield
+    finally:
+        await connection.close()
+
+
+async def test_concurrent_creates_with_one_code_give_one_class(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    # Every request passes the existence check before any of them inserts (their inserts
+    # are held until all eight have reached theirs): the unique key then decides, and the
+    # seven losers must get 409, not 500.
+    racers = 8
+    inserting = 0
+    all_inserting = asyncio.Event()
+
+    def count_inserts(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        nonlocal inserting
+        if statement.startswith("INSERT INTO classes "):
+            inserting += 1
+            if inserting == racers:
+                all_inserting.set()
+
+    engine = app.state.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count_inserts)
+    try:
+        async with inserts_into_classes_held(app):
+            creates = [
+                asyncio.create_task(
+                    client.post(CLASSES, json={"name": f"n{i}", "class_code": "RACE"})
+                )
+                for i in range(racers)
+            ]
+            async with asyncio.timeout(30):
+                await all_inserting.wait()
+        responses = await asyncio.gather(*creates)
+    finally:
+        event.remove(engine, "before_cursor_execute", count_inserts)
     statuses = sorted(r.status_code for r in responses)
-    assert statuses == [201] + [409] * 7
+    assert statuses == [201] + [409] * (racers - 1)
     assert len((await client.get(CLASSES)).json()) == 1
 
 

@@ -39,7 +39,10 @@ async def _differences(url: URL) -> list[object]:
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(
-                lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_server_default": True}),
+                    Base.metadata,
+                )
             )
     finally:
         await engine.dispose()
