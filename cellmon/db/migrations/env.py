@@ -22,6 +22,8 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # As tests/db/test_migrations.py checks: a new migration carries changed defaults too.
+        compare_server_default=True,
     )
     with context.begin_transaction():
         context.run_migrations()
