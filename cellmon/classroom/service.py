@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -174,13 +174,24 @@ async def class_cells(
     )
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 async def class_timeline(
-    session: AsyncSession, access: Access, timeseries: TimeSeriesSink, class_id: int, minutes: int
+    session: AsyncSession,
+    access: Access,
+    timeseries: TimeSeriesSink,
+    class_id: int,
+    minutes: int,
+    *,
+    clock: Callable[[], datetime] = _utc_now,
 ) -> ClassTimeline:
+    """`clock` says what "now" is, so that a caller can hold the current minute still."""
     await access.require_class(session, class_id, teach=True)
     students = await repository.enrolled_students(session, class_id)
     width = timedelta(seconds=TIMELINE_INTERVAL_SECONDS)
-    now = datetime.now(UTC)
+    now = clock()
     # Whole minutes, the current one included, so that the chart's bars line up with the clock.
     end = now.replace(second=0, microsecond=0) + width
     start = end - minutes * width

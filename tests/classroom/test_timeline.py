@@ -8,7 +8,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from cellmon.auth.access import Access
+from cellmon.auth.principal import Principal, Role
+from cellmon.classroom.service import class_timeline
 from cellmon.core.timeseries import Point, TimeSeriesSink
+from cellmon.db.models import User
 from tests.classroom.seed import Seeder, database
 
 
@@ -23,15 +27,24 @@ def _point(
     )
 
 
-async def test_timeline_counts_the_class_per_minute(
-    app: FastAPI, client: httpx.AsyncClient
-) -> None:
-    await assert_counts_per_minute(app, client)
+def admin_access(admin: User) -> Access:
+    return Access(
+        Principal(
+            user_id=admin.id, email=admin.email, role=Role.ADMIN, token_id="", token_expires_at=0
+        )
+    )
 
 
-async def assert_counts_per_minute(app: FastAPI, client: httpx.AsyncClient) -> None:
-    """Runs and errors of the class's students only, per minute, the current one last."""
-    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+async def test_timeline_counts_the_class_per_minute(app: FastAPI, admin_user: User) -> None:
+    await assert_counts_per_minute(app, admin_user)
+
+
+async def assert_counts_per_minute(app: FastAPI, admin: User) -> None:
+    """Runs and errors of the class's students only, per minute, the current one last.
+
+    The service reads the time from a clock held half-way through a minute an hour back, so
+    that minute is its current one whenever the test runs (and only if it reads that clock)."""
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
     async with database(app).sessions() as session:
         seed = Seeder(session)
         klass = await seed.klass()
@@ -53,18 +66,21 @@ async def assert_counts_per_minute(app: FastAPI, client: httpx.AsyncClient) -> N
         ]
     )
 
-    response = await client.get(
-        f"/api/v1/progress/classes/{klass.id}/timeline", params={"minutes": 5}
-    )
+    async with database(app).sessions() as session:
+        timeline = await class_timeline(
+            session,
+            admin_access(admin),
+            sink,
+            klass.id,
+            5,
+            clock=lambda: minute + timedelta(seconds=30),
+        )
 
-    assert response.status_code == 200
-    body = response.json()
-    assert body["interval_seconds"] == 60
-    buckets = body["buckets"]
-    assert len(buckets) == 5
-    assert datetime.fromisoformat(buckets[-1]["start"]) == minute
-    assert datetime.fromisoformat(body["end"]) == minute + timedelta(minutes=1)
-    assert [(bucket["executions"], bucket["errors"]) for bucket in buckets] == [
+    assert timeline.interval_seconds == 60
+    assert len(timeline.buckets) == 5
+    assert timeline.buckets[-1].start == minute
+    assert timeline.end == minute + timedelta(minutes=1)
+    assert [(bucket.executions, bucket.errors) for bucket in timeline.buckets] == [
         (0, 0),
         (0, 0),
         (3, 2),
@@ -80,10 +96,20 @@ async def test_timeline_of_an_empty_class_is_all_zeros(
         klass = await Seeder(session).klass()
         await session.commit()
 
-    body = (await client.get(f"/api/v1/progress/classes/{klass.id}/timeline")).json()
+    before = datetime.now(UTC).replace(second=0, microsecond=0)
+    response = await client.get(f"/api/v1/progress/classes/{klass.id}/timeline")
+    after = datetime.now(UTC).replace(second=0, microsecond=0)
 
+    assert response.status_code == 200
+    body = response.json()
+    assert body["interval_seconds"] == 60
     assert len(body["buckets"]) == 60
     assert {(bucket["executions"], bucket["errors"]) for bucket in body["buckets"]} == {(0, 0)}
+    # The route runs on the real clock: its current minute is one the request overlapped.
+    assert datetime.fromisoformat(body["buckets"][-1]["start"]) in {before, after}
+    assert datetime.fromisoformat(body["end"]) - datetime.fromisoformat(
+        body["buckets"][-1]["start"]
+    ) == timedelta(minutes=1)
 
 
 @pytest.mark.parametrize("minutes", ["0", "1441", "an hour"])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
+from cellmon.db.models import User
 from tests.classroom.test_timeline import assert_counts_per_minute
 from tests.services import influxdb_overrides
 
@@ -18,7 +18,7 @@ def settings_overrides(influxdb_database: str) -> dict[str, Any]:
 
 
 async def test_timeline_counts_the_class_per_minute_on_influxdb(
-    app: FastAPI, client: httpx.AsyncClient
+    app: FastAPI, admin_user: User
 ) -> None:
     assert app.state.settings.uses_influxdb
-    await assert_counts_per_minute(app, client)
+    await assert_counts_per_minute(app, admin_user)
