@@ -30,6 +30,9 @@ from cellmon.core.errors import NotFoundError
 from cellmon.core.timeseries import TimeSeriesSink
 from cellmon.core.timeseries.base import FieldValue
 from cellmon.db.models import Class, Student
+from cellmon.events.batch import STUCK_AFTER_ERRORS
+from cellmon.events.points import EVENT_TAG, MEASUREMENT, SUCCESS_FIELD, USER_TAG
+from cellmon.events.schemas import EXECUTION_TYPES
 from cellmon.live.messages import (
     HELP_REQUEST,
     LiveMessage,
@@ -38,17 +41,9 @@ from cellmon.live.messages import (
     publish_best_effort,
 )
 
-# Errors in a row on one cell after which a student counts as stuck.
-STUCK_THRESHOLD = 3
 TIMELINE_INTERVAL_SECONDS = 60
-# The time-series measurement the worker writes, and its events that are cell executions.
-PROGRESS_MEASUREMENT = "student_progress"
-EXECUTION_EVENTS = (
-    "cell_executed",
-    "cell_execution_complete",
-    "cell_execution_error",
-    "cell_error",
-)
+# The time-series points' event tags of cell executions, in a fixed order.
+_EXECUTION_EVENTS = sorted(EXECUTION_TYPES)
 
 
 async def _require_taught_class(session: AsyncSession, access: Access, class_id: int) -> Class:
@@ -87,7 +82,7 @@ async def class_roster(
     students = await repository.enrolled_students(session, class_id)
     totals = await repository.student_totals(session, class_id)
     latest = await repository.latest_cells(session, class_id)
-    stuck = await repository.stuck_cells(session, class_id, STUCK_THRESHOLD)
+    stuck = await repository.stuck_cells(session, class_id, STUCK_AFTER_ERRORS)
 
     rows: list[RosterStudent] = []
     for student in students:
@@ -122,7 +117,7 @@ async def class_roster(
         class_name=found.name,
         generated_at=now,
         active_minutes=active_minutes,
-        stuck_threshold=STUCK_THRESHOLD,
+        stuck_threshold=STUCK_AFTER_ERRORS,
         totals=RosterTotals(
             students=len(rows),
             active=sum(row.state == "active" for row in rows),
@@ -157,7 +152,7 @@ async def class_cells(
     await access.require_class(session, class_id, teach=True)
     if notebook_id is not None and not await repository.notebook_exists(session, notebook_id):
         raise NotFoundError(f"notebook {notebook_id} not found")
-    rows = await repository.cell_heat(session, class_id, STUCK_THRESHOLD, notebook_id)
+    rows = await repository.cell_heat(session, class_id, STUCK_AFTER_ERRORS, notebook_id)
     notebooks: dict[int, NotebookHeat] = {}
     for row in rows:
         notebook = notebooks.get(row.notebook_id)
@@ -199,7 +194,7 @@ async def class_timeline(
     errors: dict[datetime, int] = {}
     if students:
         executions = await _counts(timeseries, start, end, students)
-        errors = await _counts(timeseries, start, end, students, {"success": False})
+        errors = await _counts(timeseries, start, end, students, {SUCCESS_FIELD: False})
     buckets = [
         TimelineBucket(
             start=start + index * width,
@@ -226,11 +221,11 @@ async def _counts(
 ) -> dict[datetime, int]:
     """Cell executions of the students per interval (the worker tags points with the e-mail)."""
     buckets = await timeseries.count_per_interval(
-        PROGRESS_MEASUREMENT,
+        MEASUREMENT,
         start,
         end,
         TIMELINE_INTERVAL_SECONDS,
-        {"userId": [student.email for student in students], "event": list(EXECUTION_EVENTS)},
+        {USER_TAG: [student.email for student in students], EVENT_TAG: _EXECUTION_EVENTS},
         field_filters,
     )
     return {bucket.start: bucket.count for bucket in buckets}
@@ -253,7 +248,7 @@ async def resolve_help(
         student.help_active = False
         student.help_requested_at = None
         # The `help` repeats that follow (queued before the click, or sent since because the
-        # student's toggle is still on) then leave the request closed: see events/handlers.py.
+        # student's toggle is still on) then leave the request closed: see events/batch.py.
         student.help_handled_at = now
         # In SQL, so that two clicks at once both count: a worker's batch that read the count
         # before either learns at its merge that the request was closed meanwhile.

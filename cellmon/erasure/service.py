@@ -1,7 +1,7 @@
 """Erasing a student: every record about them, as a university must on request.
 
 The SQL rows go in one transaction, with the audit entry that says so. The time-series points
-(tagged with the student's e-mail address, see `events.handlers.point_for`) go after the
+(tagged with the student's e-mail address, see `events.points.point_for`) go after the
 commit: with InfluxDB they live in another store, which may be down. Then the answer says that
 they are still to be deleted, and a repeat finishes the job: the student row is gone by then,
 so the repeat names the student's address (`?email=`), and is accepted for an id the audit
@@ -21,15 +21,13 @@ from cellmon.core.errors import BackendUnavailable, ConflictError, NotFoundError
 from cellmon.core.timeseries import DeletedPoints, TimeSeriesSink
 from cellmon.erasure import repository
 from cellmon.erasure.schemas import ErasedRecords, ErasureReport
-from cellmon.events.handlers import MEASUREMENT
+from cellmon.events.points import MEASUREMENT, USER_TAG
 
 logger = logging.getLogger(__name__)
 
 ERASE = "student.erase"
 ERASE_TIMESERIES = "student.erase_timeseries"
 TARGET = "student"
-# The tag in which `events.handlers.point_for` puts the student's e-mail address.
-USER_TAG = "userId"
 NO_STUDENT = "No student with this id."
 
 

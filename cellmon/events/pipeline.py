@@ -29,8 +29,9 @@ from cellmon.core.queue import QueuedMessage
 from cellmon.core.settings import Settings
 from cellmon.core.timeseries import Point, TimeSeriesSink
 from cellmon.events import repository
+from cellmon.events.batch import close_batch, open_batch
 from cellmon.events.context import BatchContext
-from cellmon.events.handlers import ProgressPoints, close_batch, open_batch
+from cellmon.events.points import ProgressPoints
 from cellmon.events.registry import HandlerRegistry, default_registry
 from cellmon.events.schemas import IngestEvent
 from cellmon.live.messages import LiveMessage, class_channel, progress_channel

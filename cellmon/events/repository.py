@@ -6,7 +6,7 @@ merge with what concurrent workers wrote instead of overwriting it. Rows are sor
 key before upserting so that concurrent transactions lock them in the same order.
 
 Rows that many batches share (a student, a session, a student's state on a cell) are locked
-only by the merges a batch runs last (handlers.close_batch): their ids come first from
+only by the merges a batch runs last (batch.close_batch): their ids come first from
 `resolve_ids`, which reads existing rows and inserts missing ones with DO NOTHING, neither of
 which locks a row another transaction wrote. Two workers' batches over the same students then
 overlap for all but their last statements instead of taking turns.
@@ -15,40 +15,27 @@ overlap for all but their last statements instead of taking turns.
 from __future__ import annotations
 
 import functools
-import operator
 import posixpath
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from typing import cast as cast_type
 
-import orjson
 from sqlalchemy import (
-    JSON,
-    ColumnElement,
     Executable,
-    Result,
     Row,
     Table,
-    Text,
     and_,
     bindparam,
     case,
-    cast,
-    column,
     func,
     not_,
     or_,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.selectable import TableValuedAlias
 
 from cellmon.db.base import utcnow
+from cellmon.db.bulk import Columns, earlier, execute_many, insert_many, later, unnested
 from cellmon.db.models import (
     Cell,
     CellExecution,
@@ -76,128 +63,6 @@ CLASSES: Table = Class.__table__  # type: ignore[assignment]
 ENROLLMENTS: Table = StudentClass.__table__  # type: ignore[assignment]
 
 
-# The columns of the rows a statement inserts, in order.
-Columns = tuple[str, ...]
-
-
-@functools.cache
-def _insert(dialect: str, table: Table, columns: Columns) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT of many rows in one statement, without its values (see `_execute`).
-
-    On PostgreSQL the rows travel as one JSON array of objects, encoded by orjson in C and
-    unpacked by the server, under one constant statement text. As one array per column,
-    asyncpg checked each element's type through `collections.abc` and built each timestamp
-    in Python: that cost the worker more (7 CPU-us per execution's row, against 2.5) than
-    binary values save the server (18 against 20). On SQLite they go as a multi-row VALUES
-    (see `_SqliteInsert`). Statements are built once per table and columns (here and by
-    their callers): one built again for every batch cost SQLAlchemy its construction and
-    cache key each time.
-    """
-    if dialect != "postgresql":
-        return sqlite.insert(table)
-    rows = bindparam("rows", type_=Text())
-    # A column definition list gives each value its column's type, as the server reads it.
-    records = (
-        func.json_to_recordset(cast(rows, JSON()))
-        .table_valued(*(column(name, table.c[name].type) for name in columns))
-        .render_derived("rows", with_types=True)
-    )
-    return postgresql.insert(table).from_select(list(columns), select(*records.c))
-
-
-async def _execute(
-    session: AsyncSession, dialect: str, statement: Executable, rows: Sequence[Mapping[str, Any]]
-) -> Result[*tuple[Any, ...]]:
-    """Run a statement built on `_insert` for rows (dicts) that all have its columns."""
-    if dialect == "postgresql":
-        return await session.execute(statement, {"rows": orjson.dumps(rows).decode()})
-    connection = await session.connection()
-    insert = _SqliteInsert.of(statement, connection.dialect, tuple(rows[0]))
-    results = [
-        await connection.exec_driver_sql(insert.sql(len(chunk)), insert.parameters(chunk))
-        for chunk in insert.chunks(rows)
-    ]
-    first, *others = results
-    return first.merge(*others) if others else first
-
-
-class _SqliteInsert:
-    """A statement built on `_insert`, in sqlite3's own SQL, for any number of rows.
-
-    SQLAlchemy's executemany turned each row into parameters in Python (a dict per row, a
-    call per value): 3 of the 19 CPU-us an execution's row cost. Here a row is its values
-    in column order, only timestamps (and booleans) converted as SQLAlchemy would, and
-    SQLAlchemy is left only the statement's execution. What RETURNING gives comes back as
-    sqlite3 reads it, so only columns that need no conversion (ids, text) may be returned.
-    """
-
-    def __init__(self, statement: Executable, dialect: Dialect, columns: Columns) -> None:
-        compiled = cast_type(
-            SQLCompiler,
-            cast_type(ClauseElement, statement).compile(dialect=dialect, column_keys=list(columns)),
-        )
-        if tuple(compiled.positiontup or ()) != columns:
-            raise ValueError(f"a statement built on _insert binds only its rows: {compiled}")
-        values = "(" + ", ".join(["?"] * len(columns)) + ")"
-        self._head, separator, self._tail = str(compiled).partition(f" VALUES {values}")
-        if not separator:
-            raise ValueError(f"no VALUES of one row in {compiled}")
-        for returned in compiled.effective_returning or ():
-            if returned.type.dialect_impl(dialect).result_processor(dialect, None):
-                raise ValueError(f"{returned} would come back unconverted from {compiled}")
-        self._values = values
-        table: Table = statement.table  # type: ignore[attr-defined]
-        self._columns = columns
-        self._conversions = [
-            (index, processor)
-            for index, name in enumerate(columns)
-            if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-        ]
-        # As many rows per statement as SQLite's limit on parameters allows
-        # (SQLITE_MAX_VARIABLE_NUMBER since 3.32): statements of fewer rows cost more in all.
-        self._chunk_rows = max(1, 32766 // len(columns))
-
-    @staticmethod
-    @functools.cache
-    def of(statement: Executable, dialect: Dialect, columns: Columns) -> _SqliteInsert:
-        return _SqliteInsert(statement, dialect, columns)
-
-    def chunks(self, rows: Sequence[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
-        for start in range(0, len(rows), self._chunk_rows):
-            yield rows[start : start + self._chunk_rows]
-
-    def sql(self, row_count: int) -> str:
-        return f"{self._head} VALUES {', '.join([self._values] * row_count)}{self._tail}"
-
-    def parameters(self, rows: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
-        values_of = operator.itemgetter(*self._columns)
-        parameters: list[Any] = []
-        for row in rows:
-            values = list(values_of(row)) if len(self._columns) > 1 else [values_of(row)]
-            for index, convert in self._conversions:
-                values[index] = convert(values[index])
-            parameters += values
-        # A tuple: a list would be taken for many executions' parameters.
-        return tuple(parameters)
-
-
-def _later(current: ColumnElement[Any], incoming: ColumnElement[Any]) -> ColumnElement[Any]:
-    """The later of two nullable timestamps (GREATEST does not exist on SQLite)."""
-    return case(
-        (current.is_(None), incoming),
-        (and_(incoming.is_not(None), incoming > current), incoming),
-        else_=current,
-    )
-
-
-def _earlier(current: ColumnElement[Any], incoming: ColumnElement[Any]) -> ColumnElement[Any]:
-    return case(
-        (current.is_(None), incoming),
-        (and_(incoming.is_not(None), incoming < current), incoming),
-        else_=current,
-    )
-
-
 async def merge_students(
     session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
 ) -> set[int]:
@@ -218,14 +83,16 @@ async def merge_students(
         ({**row, "created_at": now, "updated_at": now} for row in rows),
         key=lambda row: row["email"],
     )
-    merged = await _execute(session, dialect, _upsert_students(dialect, tuple(values[0])), values)
+    merged = await execute_many(
+        session, dialect, _upsert_students(dialect, tuple(values[0])), values
+    )
     counts_read = {row["email"]: row["help_handled_count"] for row in rows}
     return {student_id for student_id, email, count in merged if count != counts_read[email]}
 
 
 @functools.cache
 def _upsert_students(dialect: str, columns: Columns) -> Executable:
-    insert = _insert(dialect, STUDENTS, columns)
+    insert = insert_many(dialect, STUDENTS, columns)
     stored, incoming = STUDENTS.c, insert.excluded
     help_is_newer = and_(
         incoming.help_last_seen_at.is_not(None),
@@ -256,10 +123,10 @@ def _upsert_students(dialect: str, columns: Columns) -> Executable:
         set_={
             "name": func.coalesce(incoming.name, stored.name),
             "team_name": func.coalesce(incoming.team_name, stored.team_name),
-            "last_activity_at": _later(stored.last_activity_at, incoming.last_activity_at),
+            "last_activity_at": later(stored.last_activity_at, incoming.last_activity_at),
             "help_active": case((help_applies, incoming.help_active), else_=stored.help_active),
             "help_requested_at": case((help_applies, requested_at), else_=stored.help_requested_at),
-            "help_last_seen_at": _later(stored.help_last_seen_at, incoming.help_last_seen_at),
+            "help_last_seen_at": later(stored.help_last_seen_at, incoming.help_last_seen_at),
             "help_handled_at": case(
                 (help_applies, incoming.help_handled_at), else_=stored.help_handled_at
             ),
@@ -275,19 +142,19 @@ async def merge_sessions(
     if not rows:
         return
     ordered = sorted(rows, key=lambda row: row["client_session_id"])
-    await _execute(session, dialect, _upsert_sessions(dialect, tuple(rows[0])), ordered)
+    await execute_many(session, dialect, _upsert_sessions(dialect, tuple(rows[0])), ordered)
 
 
 @functools.cache
 def _upsert_sessions(dialect: str, columns: Columns) -> Executable:
-    insert = _insert(dialect, SESSIONS, columns)
+    insert = insert_many(dialect, SESSIONS, columns)
     stored, incoming = SESSIONS.c, insert.excluded
     return insert.on_conflict_do_update(
         index_elements=[stored.client_session_id],
         set_={
-            "started_at": _earlier(stored.started_at, incoming.started_at),
-            "last_seen_at": _later(stored.last_seen_at, incoming.last_seen_at),
-            "ended_at": _later(stored.ended_at, incoming.ended_at),
+            "started_at": earlier(stored.started_at, incoming.started_at),
+            "last_seen_at": later(stored.last_seen_at, incoming.last_seen_at),
+            "ended_at": later(stored.ended_at, incoming.ended_at),
         },
     )
 
@@ -316,7 +183,7 @@ async def resolve_ids(
     if not missing:
         return ids, stored
     insert = _insert_new(dialect, table, key, tuple(missing[0]))
-    result = await _execute(session, dialect, insert, missing)
+    result = await execute_many(session, dialect, insert, missing)
     created: dict[Any, int] = dict(result.all())
     ids.update(created)
     # Those another worker created meanwhile.
@@ -331,7 +198,7 @@ async def resolve_ids(
 @functools.cache
 def _insert_new(dialect: str, table: Table, key: str, columns: Columns) -> Executable:
     return (
-        _insert(dialect, table, columns)
+        insert_many(dialect, table, columns)
         .on_conflict_do_nothing(index_elements=[table.c[key]])
         .returning(table.c[key], table.c.id)
     )
@@ -346,26 +213,13 @@ async def _stored_rows(
 
 @functools.cache
 def _select_stored(dialect: str, table: Table, key: str, columns: Columns) -> Executable:
-    """The key, id and `columns` of the rows whose key is in `keys` (see `_wanted`)."""
+    """The key, id and `columns` of the rows whose key is in `keys` (see `db/bulk.py: unnested`)."""
     column = table.c[key]
     selected = select(column, table.c.id, *(table.c[name] for name in columns))
     if dialect == "postgresql":
-        wanted = _wanted("keys", column)
+        wanted = unnested("keys", column)
         return selected.select_from(table.join(wanted, column == wanted.c.key))
     return selected.where(column.in_(bindparam("keys", expanding=True)))
-
-
-def _wanted(name: str, column: ColumnElement[Any]) -> TableValuedAlias:
-    """PostgreSQL: the values of the array parameter `name` as rows, to join with.
-
-    One array keeps the statement's text (and the server's prepared plan) the same for any
-    number of values. Joined rather than compared with `= ANY(array)`: a generic plan that
-    scans the table evaluated the array (and its cast to the column's type) again for every
-    row and compared every row with every value, which cost PostgreSQL more than all of a
-    batch's writes.
-    """
-    array = bindparam(name, type_=ARRAY(column.type))
-    return func.unnest(array).table_valued("key").render_derived(name=f"wanted_{name}")
 
 
 async def resolve_notebooks(
@@ -410,7 +264,7 @@ async def resolve_cells(
             }
             for key in missing
         ]
-        result = await _execute(session, dialect, _insert_cells(dialect, tuple(rows[0])), rows)
+        result = await execute_many(session, dialect, _insert_cells(dialect, tuple(rows[0])), rows)
         found.update({(row.notebook_id, row.client_cell_id): row.id for row in result.all()})
         if len(found) < len(cells):
             found.update(
@@ -422,7 +276,7 @@ async def resolve_cells(
 @functools.cache
 def _insert_cells(dialect: str, columns: Columns) -> Executable:
     return (
-        _insert(dialect, CELLS, columns)
+        insert_many(dialect, CELLS, columns)
         .on_conflict_do_nothing(index_elements=[CELLS.c.notebook_id, CELLS.c.client_cell_id])
         .returning(CELLS.c.id, CELLS.c.notebook_id, CELLS.c.client_cell_id)
     )
@@ -485,14 +339,14 @@ async def insert_executions(
     if not rows:
         return {}
     statement = _insert_executions(dialect, tuple(rows[0]))
-    result = await _execute(session, dialect, statement, rows)
+    result = await execute_many(session, dialect, statement, rows)
     return {event_id: execution_id for execution_id, event_id in result.all()}
 
 
 @functools.cache
 def _insert_executions(dialect: str, columns: Columns) -> Executable:
     return (
-        _insert(dialect, EXECUTIONS, columns)
+        insert_many(dialect, EXECUTIONS, columns)
         .on_conflict_do_nothing(index_elements=[EXECUTIONS.c.event_id])
         .returning(EXECUTIONS.c.id, EXECUTIONS.c.event_id)
     )
@@ -511,13 +365,13 @@ async def update_cell_states(
         return {}
     ordered = sorted(rows, key=lambda row: (row["student_id"], row["cell_id"]))
     statement = _update_cell_states(dialect, tuple(rows[0]))
-    result = await _execute(session, dialect, statement, ordered)
+    result = await execute_many(session, dialect, statement, ordered)
     return {(student_id, cell_id): streak for student_id, cell_id, streak in result.all()}
 
 
 @functools.cache
 def _update_cell_states(dialect: str, columns: Columns) -> Executable:
-    insert = _insert(dialect, CELL_STATES, columns)
+    insert = insert_many(dialect, CELL_STATES, columns)
     stored, incoming = CELL_STATES.c, insert.excluded
     is_newer = incoming.last_event_time >= stored.last_event_time
     return insert.on_conflict_do_update(
@@ -536,7 +390,7 @@ def _update_cell_states(dialect: str, columns: Columns) -> Executable:
             "last_error_message": case(
                 (is_newer, incoming.last_error_message), else_=stored.last_error_message
             ),
-            "last_event_time": _later(stored.last_event_time, incoming.last_event_time),
+            "last_event_time": later(stored.last_event_time, incoming.last_event_time),
         },
     ).returning(stored.student_id, stored.cell_id, stored.consecutive_errors)
 
@@ -545,12 +399,12 @@ async def insert_accesses(
     session: AsyncSession, dialect: str, rows: Sequence[Mapping[str, Any]]
 ) -> None:
     if rows:
-        await _execute(session, dialect, _insert_accesses(dialect, tuple(rows[0])), rows)
+        await execute_many(session, dialect, _insert_accesses(dialect, tuple(rows[0])), rows)
 
 
 @functools.cache
 def _insert_accesses(dialect: str, columns: Columns) -> Executable:
-    return _insert(dialect, ACCESSES, columns).on_conflict_do_nothing(
+    return insert_many(dialect, ACCESSES, columns).on_conflict_do_nothing(
         index_elements=[ACCESSES.c.event_id]
     )
 
@@ -562,14 +416,14 @@ async def insert_progress_events(
     if not rows:
         return set()
     statement = _insert_progress_events(dialect, tuple(rows[0]))
-    result = await _execute(session, dialect, statement, rows)
+    result = await execute_many(session, dialect, statement, rows)
     return set(result.scalars().all())
 
 
 @functools.cache
 def _insert_progress_events(dialect: str, columns: Columns) -> Executable:
     return (
-        _insert(dialect, PROGRESS_EVENTS, columns)
+        insert_many(dialect, PROGRESS_EVENTS, columns)
         .on_conflict_do_nothing(index_elements=[PROGRESS_EVENTS.c.event_id])
         .returning(PROGRESS_EVENTS.c.event_id)
     )
@@ -595,7 +449,7 @@ def _select_enrollments(dialect: str) -> Executable:
         StudentClass.student_id, StudentClass.class_id
     )
     if dialect == "postgresql":
-        wanted = _wanted("ids", StudentClass.__table__.c.student_id)
+        wanted = unnested("ids", StudentClass.__table__.c.student_id)
         return statement.join(wanted, StudentClass.student_id == wanted.c.key)
     return statement.where(StudentClass.student_id.in_(bindparam("ids", expanding=True)))
 
@@ -621,14 +475,14 @@ async def enroll(session: AsyncSession, dialect: str, pairs: Iterable[tuple[int,
         if class_id in existing
     ]
     if rows:
-        await _execute(session, dialect, _insert_enrollments(dialect, tuple(rows[0])), rows)
+        await execute_many(session, dialect, _insert_enrollments(dialect, tuple(rows[0])), rows)
 
 
 @functools.cache
 def _select_classes(dialect: str) -> Executable:
     ids = CLASSES.c.id
     if dialect == "postgresql":
-        wanted = _wanted("ids", ids)
+        wanted = unnested("ids", ids)
         return (
             select(ids)
             .join(wanted, ids == wanted.c.key)
@@ -640,7 +494,7 @@ def _select_classes(dialect: str) -> Executable:
 
 @functools.cache
 def _insert_enrollments(dialect: str, columns: Columns) -> Executable:
-    return _insert(dialect, ENROLLMENTS, columns).on_conflict_do_nothing(
+    return insert_many(dialect, ENROLLMENTS, columns).on_conflict_do_nothing(
         index_elements=[ENROLLMENTS.c.student_id, ENROLLMENTS.c.class_id]
     )
 

@@ -8,7 +8,7 @@ import pytest
 
 from cellmon.core.timeseries.line_protocol import encode_point
 from cellmon.core.timeseries.sql import point_row
-from cellmon.events.handlers import ProgressPoints, point_for
+from cellmon.events.points import ProgressPoints, point_for
 from cellmon.events.schemas import IngestEvent
 
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from cellmon.db.models import Student, StudentCellState, StudentSession
-from cellmon.events.handlers import ACTIVITY_RESOLUTION
+from cellmon.events.batch import ACTIVITY_RESOLUTION
 from tests.events.helpers import client_event, drain, execution, postgres_only
 from tests.events.test_concurrent_batches import PAUSE, record, record_while_paused
 
