@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
+import re
 import secrets
 import sys
+import textwrap
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -42,13 +45,25 @@ def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> Con
     """How uvicorn serves cellmon; the tests' live server uses it too."""
     from uvicorn import Config
 
+    from cellmon.core.server_protocols import (
+        AnsweringWebSocketsProtocol,
+        BoundedHttpToolsProtocol,
+    )
     from cellmon.live.service import MAX_CLIENT_MESSAGE_BYTES
 
     return Config(
         app,
         host=host,
         port=port,
+        # uvicorn's own (httptools, websockets sans-I/O), with a deadline on a request's head
+        # and an answer to an upgrade whose head is too large.
+        http=BoundedHttpToolsProtocol,
+        ws=AnsweringWebSocketsProtocol,
         log_config=None,
+        # uvicorn would format every request's access-log arguments (about 6 us on the
+        # one-event route) for a logger that cellmon keeps at WARNING, where the access log
+        # says nothing: requests are counted and timed by route in /metrics instead.
+        access_log=False,
         proxy_headers=True,
         timeout_graceful_shutdown=30,
         ws_ping_interval=settings.CELLMON_WS_PING_INTERVAL,
@@ -60,10 +75,20 @@ def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> Con
     )
 
 
+def _prepare_metrics() -> None:
+    """prometheus-client opens its files in PROMETHEUS_MULTIPROC_DIR as soon as cellmon's
+    metrics are made (on import): the directory must exist first."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    _prepare_metrics()
     import uvicorn
 
     from cellmon.app import create_app
+    from cellmon.core import metrics
 
     _check_production(settings)
     asyncio.run(check_services(settings))
@@ -72,7 +97,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     port = args.port or settings.CELLMON_PORT
     app = create_app(settings)
     tune_garbage_collector()
-    uvicorn.Server(server_config(app, settings, host, port)).run()
+    metrics.start_process()
+    try:
+        uvicorn.Server(server_config(app, settings, host, port)).run()
+    finally:
+        metrics.end_process()
 
 
 def _db(settings: Settings, args: argparse.Namespace) -> None:
@@ -94,15 +123,21 @@ def _fast_event_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    _prepare_metrics()
+    from cellmon.core import metrics
     from cellmon.worker.runner import run_workers
 
     _check_production(settings)
     asyncio.run(check_services(settings))
     tune_garbage_collector()
+    metrics.start_process()
     # The same event loop as `cellmon serve` (uvicorn picks uvloop): the worker's hot path is
     # socket round trips to Redis and PostgreSQL, where uvloop is markedly cheaper.
-    with asyncio.Runner(loop_factory=_fast_event_loop()) as runner:
-        runner.run(run_workers(settings, concurrency=args.concurrency))
+    try:
+        with asyncio.Runner(loop_factory=_fast_event_loop()) as runner:
+            runner.run(run_workers(settings, concurrency=args.concurrency))
+    finally:
+        metrics.end_process()
 
 
 def _check_production(settings: Settings) -> None:
@@ -138,9 +173,13 @@ async def _dlq_command(settings: Settings, args: argparse.Namespace, password: s
             letters = await dead_letters.list_dead_letters(database, args.limit)
             for letter in letters:
                 print(
-                    f"{letter.id}\t{letter.failed_at.isoformat()}\t{letter.event_type}\t"
-                    f"{letter.event_id}\tattempts={letter.attempts}\t{letter.error.splitlines()[0]}"
+                    f"dead letter {letter.id}  failed {letter.failed_at.isoformat()}  "
+                    f"after {letter.attempts} attempt(s)\n"
+                    f"  event   {letter.event_type or '-'} {letter.event_id or '(unreadable)'}\n"
+                    f"  reason  {failure_reason(letter.error)}"
                 )
+                if args.full:
+                    print(textwrap.indent(letter.error, "  | "))
             print(f"{len(letters)} dead letter(s)", file=sys.stderr)
             return
         queue = build_queue(settings, database)
@@ -154,6 +193,21 @@ async def _dlq_command(settings: Settings, args: argparse.Namespace, password: s
             )
             await session.commit()
         print(f"{count} dead letter(s) queued again", file=sys.stderr)
+
+
+# How the asyncpg driver's errors read once SQLAlchemy's adapter has wrapped them:
+# "<class 'asyncpg.exceptions.NumericValueOutOfRangeError'>: value out of int64 range".
+_WRAPPED_ERROR = re.compile(r"^\w+: <class '(?:[\w.]*\.)?(\w+)'>: ")
+REASON_MAX_CHARS = 300
+
+
+def failure_reason(error: str) -> str:
+    """A dead letter's error as one line: the exception's type and message (the driver's own
+    type when SQLAlchemy's adapter wrapped it), whitespace folded, cut at REASON_MAX_CHARS."""
+    reason = " ".join(_WRAPPED_ERROR.sub(r"\1: ", error.strip()).split()) or "(no error text)"
+    if len(reason) > REASON_MAX_CHARS:
+        return reason[: REASON_MAX_CHARS - 1] + "…"
+    return reason
 
 
 async def _verified_admin(database: Database, email: str, password: str) -> Principal:
@@ -394,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_list = dlq_commands.add_parser("list", help="show dead letters, oldest first")
     dlq_list.add_argument("--limit", type=int, default=100)
+    dlq_list.add_argument(
+        "--full", action="store_true", help="print each error's whole text below its reason"
+    )
     dlq_replay = dlq_commands.add_parser("replay", help="queue dead letters again, remove them")
     which = dlq_replay.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", dest="ids", type=int, action="append", help="a dead letter's id")

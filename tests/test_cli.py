@@ -18,7 +18,14 @@ import pytest
 from sqlalchemy import select
 
 from cellmon.auth.service import authenticate
-from cellmon.cli import DEVELOPMENT_ADMIN_EMAIL, build_parser, ensure_first_admin, main
+from cellmon.cli import (
+    DEVELOPMENT_ADMIN_EMAIL,
+    REASON_MAX_CHARS,
+    build_parser,
+    ensure_first_admin,
+    failure_reason,
+    main,
+)
 from cellmon.core.database import Database
 from cellmon.core.errors import ConfigError
 from cellmon.core.settings import Settings
@@ -358,3 +365,17 @@ def test_dlq_in_production_needs_an_admin(
     main(["dlq", "--admin", "boss@example.org", "replay", "--all"])
     admin_id = next(actor for action, actor in audit_actions(cli_env) if action == "dlq.replay")
     assert admin_id is not None
+
+
+def test_dlq_reason_names_the_drivers_exception_on_one_line() -> None:
+    wrapped = (
+        "DataError: <class 'asyncpg.exceptions.NumericValueOutOfRangeError'>: invalid input "
+        "for query argument $3: 18446744073709551616\n(value out of int64 range)"
+    )
+    assert failure_reason(wrapped) == (
+        "NumericValueOutOfRangeError: invalid input for query argument $3: "
+        "18446744073709551616 (value out of int64 range)"
+    )
+    long_reason = failure_reason("ValueError: " + "x" * 1000)
+    assert len(long_reason) == REASON_MAX_CHARS
+    assert long_reason.endswith("…")

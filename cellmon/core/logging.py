@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,10 @@ _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
     "color_message",
 }
 
+
+# The id of the HTTP request being handled (core/request_tracking.py): on every record made
+# while handling it, so that one request's lines can be found together.
+current_request_id: ContextVar[str | None] = ContextVar("cellmon_request_id", default=None)
 
 # The `key` query parameter of the students' events URL (the class's ingest key).
 _KEY_PARAMETER = re.compile(r"(?<=[?&])key=[^&#\s]*")
@@ -51,6 +56,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = current_request_id.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value

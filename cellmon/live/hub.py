@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from cellmon.core import metrics
 from cellmon.core.bus import MessageBus
 from cellmon.core.errors import BackendUnavailable
 from cellmon.live.admission import ConnectionCounts
@@ -248,6 +249,7 @@ class LiveHub:
 
     def _drop_slow(self, subscriber: Subscriber) -> None:
         self.dropped += 1
+        metrics.SLOW_CLIENTS_DROPPED.inc()
         logger.info("dropped a live subscriber that could not keep up")
         self.end(
             subscriber,
@@ -271,6 +273,7 @@ class LiveHub:
     def connect(self, send: SendText, close: CloseSocket) -> Subscriber:
         subscriber = Subscriber(send, close, self.queue_size)
         self._subscribers.add(subscriber)
+        metrics.WEBSOCKET_CONNECTIONS.set(len(self._subscribers))
         return subscriber
 
     async def disconnect(self, subscriber: Subscriber) -> None:
@@ -279,6 +282,7 @@ class LiveHub:
 
     def _forget(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
+        metrics.WEBSOCKET_CONNECTIONS.set(len(self._subscribers))
         self.unsubscribe(subscriber, tuple(subscriber.channels))
 
     def subscribe(self, subscriber: Subscriber, channels: Iterable[str]) -> None:

@@ -23,11 +23,13 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import TypeVar
 
+from cellmon.core import metrics
 from cellmon.core.backends import Backends, build_backends
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
@@ -152,16 +154,20 @@ class Worker:
             logger.exception("worker batch failed", extra={"worker": self.name})
 
     async def _record(self, messages: list[QueuedMessage]) -> BatchOutcome:
+        started = time.perf_counter()
         outcome: BatchOutcome = await self._until_done(lambda: self._processor.process(messages))
         # Instructors see the batch as soon as it is committed, not after the time-series
         # write and the ack: that is the tail of the event-to-dashboard latency.
         await publish_best_effort(self._bus, outcome.messages)
+        metrics.RECORD_STAGE.observe(time.perf_counter() - started)
         return outcome
 
     async def _finish(self, outcome: BatchOutcome) -> None:
+        started = time.perf_counter()
         if outcome.points:
             await self._until_done(lambda: self._timeseries.write(outcome.points))
         await self._until_done(lambda: self._queue.ack(outcome.ack_ids))
+        metrics.FINISH_STAGE.observe(time.perf_counter() - started)
 
     async def _until_done(self, step: Callable[[], Awaitable[T]]) -> T:
         """Run a step of a batch, again and again while a backend is down.

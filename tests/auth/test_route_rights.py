@@ -60,6 +60,7 @@ RULES: dict[tuple[str, str], dict[str, object]] = {
     # Open: no data in them.
     ("GET", "/health"): OPEN,
     ("GET", "/ready"): OPEN,
+    ("GET", "/metrics"): OPEN,  # no personal data; CELLMON_METRICS_TOKEN closes it
     ("GET", "/api/v1/live/protocol"): OPEN,
     ("POST", "/api/v1/auth/token"): OPEN,
     ("POST", "/api/v1/auth/session"): OPEN,

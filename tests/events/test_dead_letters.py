@@ -96,8 +96,10 @@ async def test_dlq_list_and_replay(
     listed = capsys.readouterr()
     for poison in poisons:
         assert poison["eventId"] in listed.out
-    assert "RuntimeError: grading service rejected the answer" in listed.out
+    assert "  reason  RuntimeError: grading service rejected the answer" in listed.out
     assert "2 dead letter(s)" in listed.err
+    await run_cli(settings, "dlq", "list", "--full")
+    assert "  | RuntimeError: grading service rejected the answer" in capsys.readouterr().out
 
     # The cause is fixed (here: the type goes back to the generic handler); replay one, then all.
     default_registry.unregister("always_fails")

@@ -53,5 +53,9 @@ class MessageQueue(ABC):
         """Messages waiting or in flight (for health read-outs and benchmarks)."""
 
     @abstractmethod
+    async def oldest_age_seconds(self) -> float:
+        """How long the oldest message waiting or in flight has been queued (0 when none)."""
+
+    @abstractmethod
     async def ping(self) -> None:
         """Raise BackendUnavailable when the queue cannot be reached."""

@@ -178,6 +178,21 @@ class RedisStreamQueue(MessageQueue):
         except (RedisError, OSError) as exc:
             raise BackendUnavailable(f"redis queue: {exc or type(exc).__name__}") from exc
 
+    async def oldest_age_seconds(self) -> float:
+        # Acknowledged entries are deleted, so the stream's first entry is the oldest one
+        # waiting or in flight; its id starts with Redis's clock in milliseconds.
+        try:
+            first = await self._redis.xrange(self.stream, count=1)
+            if not first:
+                return 0.0
+            now_seconds, now_micros = await self._redis.time()
+        except (RedisError, OSError) as exc:
+            raise BackendUnavailable(f"redis queue: {exc or type(exc).__name__}") from exc
+        entry_id = first[0][0]
+        assert entry_id is not None
+        added_ms = int(_text(entry_id).split("-")[0])
+        return max(0.0, now_seconds + now_micros / 1e6 - added_ms / 1000)
+
     async def ping(self) -> None:
         try:
             await self._redis.ping()

@@ -113,6 +113,11 @@ class TableQueue(MessageQueue):
             count = await session.scalar(select(func.count()).select_from(ENTRIES))
         return int(count or 0)
 
+    async def oldest_age_seconds(self) -> float:
+        async with self._database.sessions() as session:
+            oldest = await session.scalar(select(func.min(ENTRIES.c.enqueued_at)))
+        return max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
+
     async def ping(self) -> None:
         try:
             await self.depth()

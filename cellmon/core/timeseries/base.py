@@ -102,6 +102,10 @@ class TimeSeriesSink(ABC):
         name no point (an empty tag is a missing one).
         """
 
+    async def pending_points(self) -> int:
+        """Points accepted but not yet in the store (kept for a retry); none by default."""
+        return 0
+
     @abstractmethod
     async def ping(self) -> None:
         """Raise BackendUnavailable when the store cannot be reached."""

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self
 
 import httpx
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from cellmon.core.database import Database
@@ -443,6 +443,14 @@ class InfluxSink(TimeSeriesSink):
         if written:
             logger.info("InfluxDB: %d pending point(s) written", written)
         return written
+
+    async def pending_points(self) -> int:
+        try:
+            async with self._database.sessions() as session:
+                total = await session.scalar(select(func.sum(PendingTimeSeriesWrite.points)))
+        except SQLAlchemyError as exc:
+            raise BackendUnavailable(f"pending time-series writes: {exc}") from exc
+        return int(total or 0)
 
     async def _retry_pending_forever(self) -> None:
         written = 0

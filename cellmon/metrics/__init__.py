@@ -1,0 +1,1 @@
+"""`GET /metrics`: Prometheus metrics of every cellmon process of this host."""
