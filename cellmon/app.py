@@ -19,6 +19,7 @@ from cellmon.core.backends import Backends, build_backends, build_limiter
 from cellmon.core.database import Database
 from cellmon.core.http import DirectRoutes, StripTrailingSlash, install_error_handlers
 from cellmon.core.preflight import check_production
+from cellmon.core.request_tracking import RequestTracking
 from cellmon.core.settings import Settings, load_settings
 from cellmon.dashboard.router import router as dashboard_router
 from cellmon.erasure.router import router as erasure_router
@@ -30,6 +31,7 @@ from cellmon.ingestkeys.service import IngestKeyResolver
 from cellmon.live.hub import LiveHub
 from cellmon.live.router import api_router as live_api_router
 from cellmon.live.router import router as live_router
+from cellmon.metrics.router import router as metrics_router
 from cellmon.notebooks.router import router as notebooks_router
 from cellmon.progress.router import router as progress_router
 from cellmon.ratelimits.middleware import RateLimits
@@ -130,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live_router)
     app.include_router(dashboard_router)
     app.include_router(health_router)
+    app.include_router(metrics_router)
 
     install_error_handlers(app)
     # Middleware added last runs first: trailing slash, CORS, rate limits, the direct routes.
@@ -144,5 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         max_age=600,
     )
+    # Inside StripTrailingSlash, which copies the scope: the router's choice of route is seen.
+    app.add_middleware(RequestTracking)
     app.add_middleware(StripTrailingSlash)
     return app

@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     # The first admin, created on the first start when no account exists yet.
     CELLMON_ADMIN_EMAIL: str | None = None
     CELLMON_ADMIN_PASSWORD: SecretStr | None = None
+    # Bearer token that GET /metrics requires; unset, /metrics answers anyone (docs/operations.md).
+    CELLMON_METRICS_TOKEN: SecretStr | None = None
     # How long a process trusts its cached answer about an ingest key (a revoked key stops
     # working everywhere within this time).
     CELLMON_INGEST_KEY_CACHE_SECONDS: float = Field(default=30.0, ge=0)

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from cellmon.core import metrics
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.queue import QueuedMessage
@@ -157,6 +158,7 @@ class BatchProcessor:
             if is_transient(exc):
                 raise BackendUnavailable(f"recording events: {exc}") from exc
             raise
+        metrics.EVENTS_PROCESSED.inc(len(events) - len(dead))
         outcome.messages = recorded
         if self._write_points_in is None:
             dead_ids = {row["event_id"] for row in dead}
@@ -226,6 +228,7 @@ class BatchProcessor:
         if rows:
             async with self._database.sessions.begin() as session:
                 await repository.insert_dead_letters(session, rows)
+            metrics.EVENTS_DEAD_LETTERED.inc(len(rows))
 
 
 async def _live_messages(context: BatchContext) -> list[LiveMessage]:

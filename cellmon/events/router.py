@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect
 
+from cellmon.core import metrics
 from cellmon.core.deps import get_database, get_queue, get_settings
 from cellmon.events.schemas import EVENT_LIST, EventErrors, EventsAccepted
 from cellmon.events.service import (
@@ -91,8 +92,10 @@ async def post_events(request: Request) -> Response:
     if key is not None:
         class_id = await resolver_of(request).class_of(key, await get_database(request))
         if class_id is None:
+            metrics.REJECTED_UNKNOWN_KEY.inc()
             return _error(401, UNKNOWN_KEY)
     elif settings.is_production:
+        metrics.REJECTED_KEY_REQUIRED.inc()
         return _error(401, KEY_REQUIRED)
     limit = settings.CELLMON_MAX_BODY_BYTES
     declared = request.headers.get("content-length", "")
@@ -103,24 +106,30 @@ async def post_events(request: Request) -> Response:
         body = await read_body(request.stream(), request.headers.get("content-encoding"), limit)
         count = await accept_events(body, settings, queue, class_id=class_id)
     except BodyTooLarge:
+        metrics.REJECTED_BODY_TOO_LARGE.inc()
         return _error(
             413,
             f"request body over {limit} bytes (CELLMON_MAX_BODY_BYTES, counted after "
             "decompression); send fewer events per request",
         )
     except TooManyEvents:
+        metrics.REJECTED_TOO_MANY_EVENTS.inc()
         return _error(
             413,
             f"more than {settings.CELLMON_MAX_EVENTS_PER_REQUEST} events in one request "
             "(CELLMON_MAX_EVENTS_PER_REQUEST); split the batch",
         )
     except UnreadableBody as exc:
+        metrics.REJECTED_UNREADABLE_BODY.inc()
         return _error(400, str(exc))
     except ClientDisconnect:
+        metrics.REJECTED_CLIENT_DISCONNECTED.inc()
         # The client left mid-body: nothing was queued and nobody reads the answer.
         return Response(status_code=400)
     except InvalidEvents as exc:
+        metrics.REJECTED_INVALID_EVENTS.inc()
         return JSONResponse(EventErrors(detail=exc.errors).model_dump(), status_code=422)
+    metrics.EVENTS_ACCEPTED.inc(count)
     # Serialised here rather than through response_model: this route is the hot path.
     return Response(
         orjson.dumps({"message": f"{count} events received and queued for processing."}),
