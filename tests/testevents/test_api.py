@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -162,6 +163,28 @@ async def test_a_body_over_the_limit_is_a_413(client: httpx.AsyncClient) -> None
     )
     assert response.status_code == 413
     assert (await client.get(f"{URL}/{TEST_ID}")).json()["count"] == 0
+
+
+async def test_a_declared_length_over_the_limit_is_a_413_before_a_byte_is_read(
+    client: httpx.AsyncClient,
+) -> None:
+    pulled: list[bytes] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in (b"[", b" " * MAX_BODY_BYTES, b"]"):
+            pulled.append(chunk)
+            yield chunk
+
+    declared = str(MAX_BODY_BYTES + 2)
+    response = await client.post(
+        f"{URL}/{TEST_ID}",
+        content=chunks(),
+        headers={"Content-Type": "application/json", "Content-Length": declared},
+    )
+    assert response.request.headers["content-length"] == declared
+    assert response.status_code == 413
+    # Refused on the header alone: the streamed check would answer 413 too, after reading.
+    assert pulled == []
 
 
 async def test_events_outlive_the_server_process(settings: Settings) -> None:
