@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit install install-dev constraints clean bench bench-quick bench-ws wrk
+.PHONY: run test lint typecheck unit js install install-dev constraints clean bench bench-quick bench-ws wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ run: install
 	$(BIN)/cellmon serve
 
 ## Lint, type-check and run the whole test suite.
-test: lint typecheck unit
+test: lint typecheck unit js
 
 lint: install-dev
 	$(BIN)/ruff check cellmon tests bench
@@ -45,6 +45,12 @@ lint: install-dev
 
 typecheck: install-dev
 	$(BIN)/mypy cellmon
+
+## The dashboard's rules (cellmon/dashboard/static/rules.js) in Node's built-in test runner.
+js:
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' 2>/dev/null || \
+		{ echo "make test needs Node.js 18 or later for the dashboard's tests (node --test): install it, e.g. apt-get install nodejs" >&2; exit 1; }
+	node --test tests/dashboard/js/*.test.mjs
 
 unit: install-dev
 	$(BIN)/pytest

@@ -3,6 +3,8 @@ in the roster, the heat map and the needs-attention list without a reload."""
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,4 +132,53 @@ async def test_dashboard_follows_the_class_live(
         ).json()
     assert {row["id"]: row["help_active"] for row in roster["students"]}[asker] is False
     assert await browser.evaluate("window.loadedOnce") is True
+    assert page.errors == []
+
+
+async def test_heat_map_shows_a_newly_stuck_student_within_two_seconds(
+    live_server: LiveServer, admin_page: WatchedPage
+) -> None:
+    page = admin_page
+    async with live_server.app.state.database.sessions() as session:
+        seed = Seeder(session)
+        klass = await seed.klass("Heat lab", "HEAT")
+        emails = [f"student00{n}@example.com" for n in (1, 2, 3)]
+        for email in emails:
+            await seed.student(email, klass)
+        await session.commit()
+    browser = page.page
+    await browser.goto(f"{live_server.base_url}/dashboard?class_id={klass.id}")
+    await expect(browser.locator("#roster .tile")).to_have_count(3)
+    await expect(browser.locator("#connection")).to_have_attribute("data-state", "live")
+    # Error messages are students' own output: shown as text, in the list and the heat map.
+    hostile = "<img src=x onerror=\"document.title='owned'\">ZeroDivisionError"
+    row = browser.locator('#heatmap .heat-row[data-cell-index="4"]')
+    delays: list[float] = []
+    async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+
+        async def post(email: str) -> None:
+            event = _run(email, datetime.now(UTC), 4, hostile)
+            response = await http.post("/api/v1/events", json=[event])
+            assert response.status_code == 202, response.text
+
+        for stuck_before, email in enumerate(emails):
+            await post(email)
+            await post(email)
+            # The heat map has just been read (it counts the second error): a read throttled
+            # like the other runs' would now come 4 s later.
+            runs = re.compile(f" {3 * stuck_before + 2} runs,")
+            await expect(row).to_have_attribute("title", runs)
+            posted = time.monotonic()
+
+            await post(email)
+
+            await expect(row).to_have_attribute(
+                "data-students-stuck", str(stuck_before + 1), timeout=2000
+            )
+            delays.append(time.monotonic() - posted)
+    assert max(delays) < 2, delays
+    await expect(row.locator(".heat-error")).to_have_text(hostile)
+    await expect(browser.locator("#attention-list .attention-error")).to_have_text([hostile] * 3)
+    assert await browser.locator("main img").count() == 0
+    assert await browser.title() != "owned"
     assert page.errors == []

@@ -2,13 +2,21 @@
 // class's live channel. Messages only mark what changed; one animation frame applies them all.
 
 import { API, LOGIN_PATH, request } from "./api.js";
-import { el, parseTime, setText } from "./dom.js";
+import { el, setText } from "./dom.js";
 import { LiveChannel } from "./live.js";
 import { AttentionView, HeatmapView, TimelineView } from "./panels.js";
-import { RosterView, displayName } from "./roster.js";
+import { RosterView } from "./roster.js";
+import {
+  REFRESH_MS,
+  RefreshSchedule,
+  URGENT_REFRESH_MS,
+  adoptStudent,
+  applyMessage,
+  displayName,
+  parseTime,
+  studentState,
+} from "./rules.js";
 
-// Least time between two reads of the same read-out while messages keep coming.
-const REFRESH_MS = { roster: 4000, cells: 4000, timeline: 5000 };
 const TIMELINE_PERIOD_MS = 30000;
 
 const $ = (id) => document.getElementById(id);
@@ -51,108 +59,25 @@ const live = new LiveChannel({
   onClose: () => request(`${API}/users/me`).catch(() => {}),
 });
 
-// ---- the student model -------------------------------------------------------------
+// ---- the student model (its rules: rules.js) -------------------------------------------
 
-function deriveState(student) {
-  if (student.help_active) return "help";
-  if (student.stuck_on) return "stuck";
-  if (student.lastActivity !== null && now() - student.lastActivity <= state.activeMs) {
-    return "active";
-  }
-  return "idle";
-}
-
-function adopt(row) {
-  const student = { ...row };
-  student.lastActivity = parseTime(row.last_activity_at);
-  student.helpSince = row.help_active ? (parseTime(row.help_requested_at) ?? now()) : null;
-  student.state = deriveState(student);
-  return student;
-}
-
-function touch(student, at) {
-  if (at !== null && (student.lastActivity === null || at > student.lastActivity)) {
-    student.lastActivity = at;
-  }
-}
-
-function same(a, b) {
-  return a !== null && a !== undefined && b !== null && b !== undefined && String(a) === String(b);
-}
-
-// The messages' data is what cellmon's worker publishes (see cellmon/events/handlers.py).
-function applyExecution(student, data, at) {
-  const error = data.status === "error";
-  student.executions += 1;
-  if (error) student.errors += 1;
-  const cell = {
-    notebook_path: data.notebook_path ?? student.current?.notebook_path ?? "",
-    cell_index: data.cell_index ?? null,
-    client_cell_id: data.client_cell_id ?? null,
-    last_status: error ? "error" : "success",
-  };
-  student.current = cell;
-  if (student.stuck_on && same(student.stuck_on.client_cell_id, cell.client_cell_id)) {
-    student.stuck_on = error
-      ? {
-          ...student.stuck_on,
-          consecutive_errors: student.stuck_on.consecutive_errors + 1,
-          last_error_message: data.error_message ?? student.stuck_on.last_error_message,
-        }
-      : null;
-  }
-  touch(student, at);
-  if (timeline.count(at ?? now(), error)) pending.timeline = true;
-}
-
-function applyHelp(student, data, at) {
-  student.help_active = data.active !== false;
-  student.helpSince = student.help_active ? (student.helpSince ?? at ?? now()) : null;
-  // A student's own help / help_stop is activity; an instructor's resolution is not.
-  if (data.event_type) touch(student, at);
-}
-
-function applyStuck(student, data, at) {
-  // The alert names the cell by id; its position is known from the execution just before.
-  const current = same(student.current?.client_cell_id, data.client_cell_id) ? student.current : null;
-  student.stuck_on = {
-    notebook_path: data.notebook_path ?? current?.notebook_path ?? "",
-    cell_index: current?.cell_index ?? null,
-    client_cell_id: data.client_cell_id ?? null,
-    consecutive_errors: Number(data.consecutive_errors ?? 0),
-    last_error_message: data.error_message ?? null,
-  };
-  touch(student, at);
-}
+const deriveState = (student) => studentState(student, now(), state.activeMs);
 
 function receive(message) {
-  const data = message.data && typeof message.data === "object" ? message.data : {};
-  const student = state.students.get(Number(data.student_id));
+  const student = state.students.get(Number(message.data?.student_id));
   // Someone the page does not know yet (just enrolled, or first seen): read the roster again.
   if (!student) {
     refreshSoon("roster");
     return;
   }
-  const at = parseTime(data.event_time) ?? parseTime(message.sent_at);
-  // The student's own event says who they are now (the name and team they typed).
-  if (typeof data.name === "string" && data.name) student.name = data.name;
-  if (typeof data.team_name === "string" && data.team_name) student.team_name = data.team_name;
-  switch (message.type) {
-    case "execution_update":
-      applyExecution(student, data, at);
-      refreshSoon("cells");
-      refreshSoon("timeline");
-      break;
-    case "help_request":
-      applyHelp(student, data, at);
-      break;
-    case "stuck_alert":
-      applyStuck(student, data, at);
-      break;
-    default: // presence, and whatever a newer server may add: the student did something
-      touch(student, at);
-      break;
+  const { run, stuckChanged } = applyMessage(student, message, now());
+  if (run) {
+    if (timeline.count(run.at ?? now(), run.error)) pending.timeline = true;
+    refreshSoon("timeline");
   }
+  // The heat map counts distinct students per cell, which no message carries: it is read
+  // again, soon when a cell's count of stuck students changed.
+  if (run || stuckChanged) refreshSoon("cells", stuckChanged);
   changed(student.id);
   // The message moved the live picture; the read-out confirms it (and fills what it lacked).
   refreshSoon("roster");
@@ -261,7 +186,7 @@ const refreshers = {
       document.title = `${body.class_name} · cellmon`;
       const seen = new Set();
       for (const row of body.students) {
-        state.students.set(row.id, adopt(row));
+        state.students.set(row.id, adoptStudent(row, now(), state.activeMs));
         seen.add(row.id);
         pending.ids.add(row.id);
       }
@@ -289,18 +214,19 @@ const refreshers = {
   },
 };
 
+const schedules = Object.fromEntries(
+  Object.entries(REFRESH_MS).map(([kind, gap]) => [kind, new RefreshSchedule(gap, URGENT_REFRESH_MS)]),
+);
 const timers = {};
-const lastRun = {};
-const running = {};
 
-function refreshSoon(kind) {
-  if (timers[kind] || running[kind] === "again") return;
-  if (running[kind]) {
-    running[kind] = "again";
-    return;
-  }
-  const wait = Math.max(0, (lastRun[kind] ?? 0) + REFRESH_MS[kind] - Date.now());
+function plan(kind, wait) {
+  if (wait === null) return;
+  clearTimeout(timers[kind]);
   timers[kind] = setTimeout(() => refreshNow(kind), wait);
+}
+
+function refreshSoon(kind, urgent = false) {
+  plan(kind, schedules[kind].ask(Date.now(), urgent));
 }
 
 async function refreshNow(kind) {
@@ -309,8 +235,7 @@ async function refreshNow(kind) {
   const classId = state.classId;
   const generation = state.generation;
   if (classId === null) return;
-  running[kind] = true;
-  lastRun[kind] = Date.now();
+  schedules[kind].started(Date.now());
   try {
     const apply = await refreshers[kind](classId);
     if (generation === state.generation) {
@@ -323,9 +248,8 @@ async function refreshNow(kind) {
     if (error.status === 404 || error.status === 403) classUnavailable(classId, error);
     else showProblem(kind, `Could not read the ${kind}: ${error.message}`);
   } finally {
-    const again = running[kind] === "again";
-    running[kind] = false;
-    if (again && generation === state.generation) refreshSoon(kind);
+    // A read asked for meanwhile is for the class shown now, whichever this one was for.
+    plan(kind, schedules[kind].finished(Date.now()));
   }
 }
 
@@ -403,7 +327,8 @@ function forgetClass() {
   $("problem").hidden = true;
   pending.ids.clear();
   pending.order = true;
-  for (const kind of Object.keys(REFRESH_MS)) {
+  for (const kind of Object.keys(schedules)) {
+    schedules[kind].cancel();
     clearTimeout(timers[kind]);
     timers[kind] = null;
   }

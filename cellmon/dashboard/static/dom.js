@@ -54,12 +54,6 @@ export function clockTime(date) {
   return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
-export function parseTime(value) {
-  if (!value) return null;
-  const time = Date.parse(value);
-  return Number.isNaN(time) ? null : time;
-}
-
 export function notebookName(path) {
   if (!path) return "";
   const parts = String(path).split("/");

@@ -1,25 +1,8 @@
 // The side panels: who needs attention, the per-cell heat map, the activity timeline.
 
-import { cellLabel, displayName } from "./roster.js";
+import { cellLabel } from "./roster.js";
 import { clockTime, duration, el, setText, svg } from "./dom.js";
-
-// Help requests first (longest waiting on top), then stuck students (longest run of errors).
-export function needingAttention(students) {
-  const help = [];
-  const stuck = [];
-  for (const student of students.values()) {
-    if (student.state === "help") help.push(student);
-    else if (student.state === "stuck") stuck.push(student);
-  }
-  help.sort((a, b) => (a.helpSince ?? 0) - (b.helpSince ?? 0) || a.id - b.id);
-  stuck.sort(
-    (a, b) =>
-      b.stuck_on.consecutive_errors - a.stuck_on.consecutive_errors ||
-      (a.lastActivity ?? 0) - (b.lastActivity ?? 0) ||
-      a.id - b.id,
-  );
-  return [...help, ...stuck];
-}
+import { displayName, needingAttention } from "./rules.js";
 
 export class AttentionView {
   constructor(list, { onResolve, onSelect }) {

@@ -2,13 +2,9 @@
 // 1,000 costs a handful of text changes per frame, not a re-render.
 
 import { ago, el, notebookName, setText } from "./dom.js";
+import { displayName, rosterOrder } from "./rules.js";
 
 const STATE_LABELS = { help: "Help", stuck: "Stuck", active: "Active", idle: "Idle" };
-const STATE_RANK = { help: 0, stuck: 1, active: 2, idle: 3 };
-
-export function displayName(student) {
-  return student.name || student.email;
-}
 
 function cellIndex(cell) {
   return cell.cell_index === null || cell.cell_index === undefined ? "?" : cell.cell_index;
@@ -22,23 +18,6 @@ export function cellLabel(cell) {
 // Short enough for a tile: the cell number first, so that truncation only eats the name.
 function shortCellLabel(cell) {
   return `#${cellIndex(cell)} · ${notebookName(cell.notebook_path).replace(/\.ipynb$/, "")}`;
-}
-
-const SORTS = {
-  attention: (a, b) =>
-    STATE_RANK[a.state] - STATE_RANK[b.state] ||
-    (a.state === "help" ? (a.helpSince ?? 0) - (b.helpSince ?? 0) : 0) ||
-    (a.state === "stuck" ? b.stuck_on.consecutive_errors - a.stuck_on.consecutive_errors : 0) ||
-    byName(a, b),
-  name: (a, b) => byName(a, b),
-  team: (a, b) => (a.team_name || "\uffff").localeCompare(b.team_name || "\uffff") || byName(a, b),
-  recent: (a, b) => (b.lastActivity ?? 0) - (a.lastActivity ?? 0) || byName(a, b),
-  errors: (a, b) => b.errors - a.errors || byName(a, b),
-  executions: (a, b) => b.executions - a.executions || byName(a, b),
-};
-
-function byName(a, b) {
-  return displayName(a).localeCompare(displayName(b)) || a.id - b.id;
 }
 
 export class RosterView {
@@ -134,10 +113,10 @@ export class RosterView {
     setText(tile.seen, student.lastActivity === null ? "never" : ago(now - student.lastActivity));
   }
 
-  // Put the tiles in the order of `sort`, and hide those `visible` rejects. DOM nodes move
-  // only when the order really changed.
+  // Put the tiles in the order of `sort` (rules.js), and hide those `visible` rejects. DOM
+  // nodes move only when the order really changed.
   arrange(students, sort, visible) {
-    const sorted = [...students.values()].sort(SORTS[sort] ?? SORTS.attention);
+    const sorted = rosterOrder(students, sort);
     const ids = sorted.map((student) => student.id);
     const same = ids.length === this.order.length && ids.every((id, i) => id === this.order[i]);
     if (!same) {
