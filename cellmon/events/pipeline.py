@@ -6,9 +6,14 @@ same transaction: the embedded store in the same database) and which live messag
 publish. Failures come in two kinds:
 - the database (or another backend) cannot be reached: nothing is decided, `process` raises
   BackendUnavailable and the worker tries the same messages again later;
-- anything else (a handler's bug, a value the database refuses): the batch is retried with
-  exponential back-off, then split in halves until the failing events are alone; an event
-  that still fails is stored in dead_letters with its error and acknowledged.
+- a value the database cannot hold (SQLSTATE class 22 "data exception" or 54 "program limit
+  exceeded" on PostgreSQL, asyncpg's DataError included; an integer overflow on SQLite or in
+  Python): the same events would fail again, so the batch is split in halves at once, without
+  retrying or waiting, until the poison event is alone, and that one is dead-lettered with its
+  error; the other events of the batch are recorded without delay;
+- anything else (a handler's bug, a conflict with a concurrent batch): the batch is retried
+  with exponential back-off, then split in halves until the failing events are alone; an
+  event that still fails is stored in dead_letters with its error and acknowledged.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 from cellmon.core import metrics
 from cellmon.core.database import Database
@@ -45,6 +50,9 @@ logger = logging.getLogger(__name__)
 _TRANSIENT_SQLSTATES = ("40001", "40P01", "08", "53", "57P", "55P03")
 # SQLite reports its passing conditions without a SQLSTATE; these words name them.
 _TRANSIENT_SQLITE_WORDS = ("locked", "busy", "disk i/o", "unable to open", "disk is full")
+# SQLSTATE classes that say the values themselves are wrong: data exception (22…), program
+# limit exceeded (54…, e.g. a row too large to index).
+_DATA_SQLSTATES = ("22", "54")
 ERROR_TEXT_MAX_CHARS = 2000
 
 
@@ -63,6 +71,20 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(exc, OperationalError):
             text = str(exc.orig).lower()
             return any(word in text for word in _TRANSIENT_SQLITE_WORDS)
+    return False
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether the failure is the events' values, which no retry of them can pass."""
+    if isinstance(exc, OverflowError):
+        # Python's date arithmetic, or sqlite3 binding an integer past 64 bits.
+        return True
+    if isinstance(exc, DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if isinstance(state, str):
+            return state.startswith(_DATA_SQLSTATES)
+        # SQLite: sqlite3.DataError ("string or blob too big"), or its own integer overflow.
+        return isinstance(exc, DataError) or "overflow" in str(exc.orig).lower()
     return False
 
 
@@ -103,9 +125,10 @@ class ClaimSizer:
 
 
 class _EventsFailed(Exception):
-    def __init__(self, cause: BaseException) -> None:
+    def __init__(self, cause: BaseException, attempts: int) -> None:
         super().__init__(describe(cause))
         self.cause = cause
+        self.attempts = attempts
 
 
 class BatchProcessor:
@@ -189,7 +212,7 @@ class BatchProcessor:
                         event.event_id,
                         event.event_type,
                         failure.cause,
-                        self._max_attempts,
+                        failure.attempts,
                     )
                 ]
         middle = len(events) // 2
@@ -205,8 +228,8 @@ class BatchProcessor:
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                if attempt >= self._max_attempts:
-                    raise _EventsFailed(exc) from exc
+                if attempt >= self._max_attempts or is_data_error(exc):
+                    raise _EventsFailed(exc, attempt) from exc
                 logger.warning(
                     "batch failed, retrying",
                     extra={"events": len(events), "attempt": attempt, "error": repr(exc)},

@@ -12,6 +12,20 @@ Rules for what the client may leave out (a 4xx would lose the event, so none ref
 - `userName`, `teamName` are cut to the 255 characters their columns hold;
 - NUL characters, which PostgreSQL text cannot hold, become U+FFFD.
 
+Rules for values the databases cannot hold (refusing them would lose the event, and storing
+them as they came fails in the worker): the event is accepted and recorded, the value is
+replaced, and the value as received is kept as text under `outOfRangeFields` (field name →
+text), which marks the event:
+- `cellIndex`, `executionCount`, `executionDurationMs` outside the 32-bit INTEGER columns
+  that hold them (−2^31 … 2^31 − 1, the duration after rounding), NaN or infinite: null;
+- `eventTime` outside 1678-01-01 … 2262-01-01 (UTC; what InfluxDB's nanosecond timestamps
+  and the time-series table hold): the server's receive time;
+- any other field holding an integer outside −2^63 … 2^64 − 1 at any depth (which JSON
+  allows and the queue's JSON cannot write): null, its JSON text kept. Only a body that fails
+  to serialise is searched, so the common event pays nothing for this rule.
+An eventId derived for an event without one is derived before `eventTime` is replaced, so
+a retried request still dedupes.
+
 The queue form also carries what only the server may say: `receivedAt`, and `classId`, the
 class of the request's ingest key (a `classId` the client sent is dropped, or it could enroll
 a student in any class).
@@ -19,6 +33,7 @@ a student in any class).
 
 from __future__ import annotations
 
+import json
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Sequence
@@ -44,6 +59,17 @@ NAME_MAX_CHARS = 255
 LARGE_TEXT_FIELDS = ("code", "result", "errorMessage")
 # Namespace of the eventIds derived for events that came without one.
 DERIVED_ID_NAMESPACE = uuid.UUID("8c6f2f0e-4f7a-4b7e-9a51-2f4f8e1d6c3b")
+OUT_OF_RANGE_FIELD = "outOfRangeFields"
+# The fields stored in 32-bit INTEGER columns (cell_index, execution_count,
+# client_duration_ms). The worker rounds the duration, so the bounds are half a unit inside.
+INTEGER_FIELDS = ("cellIndex", "executionCount", "executionDurationMs")
+INTEGER_FIELD_MIN = -(2**31)
+INTEGER_FIELD_MAX = 2**31 - 1
+_INTEGER_ABOVE = INTEGER_FIELD_MIN - 0.5
+_INTEGER_BELOW = INTEGER_FIELD_MAX + 0.5
+# InfluxDB's nanosecond timestamps run from 1677-09-21 to 2262-04-11: whole years inside.
+EARLIEST_EVENT_TIME = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST_EVENT_TIME = datetime(2262, 1, 1, tzinfo=UTC)
 
 
 class BodyTooLarge(Exception):
@@ -73,31 +99,66 @@ async def read_body(
     encoding = (content_encoding or "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
         raise UnreadableBody(f"unsupported Content-Encoding {encoding!r}; send identity or gzip")
-    # wbits 16 + MAX_WBITS: a gzip header and trailer around the deflate stream.
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+    gunzip = _Gunzip() if encoding == "gzip" else None
     parts: list[bytes] = []
     received = size = 0
     async for chunk in chunks:
         received += len(chunk)
         if received > limit:
             raise BodyTooLarge
-        if decompressor is None:
-            data = chunk
-        else:
-            try:
-                # Never more output than the limit allows, so a gzip bomb costs nothing.
-                data = decompressor.decompress(chunk, limit + 1 - size)
-            except zlib.error as exc:
-                raise UnreadableBody(f"invalid gzip body: {exc}") from exc
-            if decompressor.unconsumed_tail:
-                raise BodyTooLarge
+        # Never more output than the limit allows, so a gzip bomb costs nothing.
+        data = chunk if gunzip is None else gunzip.decompress(chunk, limit + 1 - size)
         size += len(data)
         if size > limit:
             raise BodyTooLarge
         parts.append(data)
-    if decompressor is not None and not decompressor.eof:
+    if gunzip is not None and not gunzip.complete:
         raise UnreadableBody("invalid gzip body: truncated")
     return b"".join(parts)
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _Gunzip:
+    """A gzip body of one or more members (concatenated members are one valid gzip file, as
+    `gzip -c a b` writes); bytes after a member that start no other member are refused."""
+
+    def __init__(self) -> None:
+        self._member = self._next_member()
+
+    @staticmethod
+    def _next_member() -> zlib._Decompress:
+        # wbits 16 + MAX_WBITS: a gzip header and trailer around the deflate stream.
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the body so far ends at the end of a member."""
+        return bool(self._member.eof)
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        """`data` decompressed; BodyTooLarge when that is more than `max_length` bytes."""
+        parts: list[bytes] = []
+        while True:
+            if max_length <= 0:
+                raise BodyTooLarge
+            try:
+                part = self._member.decompress(data, max_length)
+            except zlib.error as exc:
+                raise UnreadableBody(f"invalid gzip body: {exc}") from exc
+            if self._member.unconsumed_tail:
+                raise BodyTooLarge
+            parts.append(part)
+            max_length -= len(part)
+            data = self._member.unused_data
+            if not data:
+                return b"".join(parts)
+            if not _GZIP_MAGIC.startswith(data[:2]):
+                raise UnreadableBody(
+                    "invalid gzip body: bytes after the end of a gzip member start no other member"
+                )
+            self._member = self._next_member()
 
 
 def parse_events(body: bytes) -> list[ClientEvent]:
@@ -151,18 +212,24 @@ def normalise(
         for name, value in data.items():
             if isinstance(value, str) and "\x00" in value:
                 data[name] = value.replace("\x00", "\ufffd")
+    for name in INTEGER_FIELDS:
+        number = data.get(name)
+        if number is not None and not _INTEGER_ABOVE < number < _INTEGER_BELOW:
+            data[name] = None
+            _set_aside(data, name, str(number))
     if not data.get("eventId"):
         data.pop("eventId", None)
-        data["eventId"] = str(
-            uuid.uuid5(
-                DERIVED_ID_NAMESPACE, orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
-            )
-        )
+        content = _dumps_setting_aside(data, orjson.OPT_SORT_KEYS)
+        data["eventId"] = str(uuid.uuid5(DERIVED_ID_NAMESPACE, content.decode()))
     event_time = data.get("eventTime")
     if event_time is None:
         data["eventTime"] = received_at
-    elif event_time.tzinfo is None:
-        data["eventTime"] = event_time.replace(tzinfo=UTC)
+    else:
+        if event_time.tzinfo is None:
+            data["eventTime"] = event_time = event_time.replace(tzinfo=UTC)
+        if not EARLIEST_EVENT_TIME <= event_time < LATEST_EVENT_TIME:
+            data["eventTime"] = received_at
+            _set_aside(data, "eventTime", event_time.isoformat())
     if not data.get("emailAddress"):
         session = data.get("sessionId")
         local = f"unknown+{session}" if session else "unknown"
@@ -194,6 +261,41 @@ def normalise(
     return data
 
 
+class _SetAside(dict[str, str]):
+    """`outOfRangeFields` as the server made it (a client may send a field of that name)."""
+
+
+def _set_aside(data: dict[str, Any], name: str, text: str) -> None:
+    """Mark the event's field `name` as replaced, keeping its value as received as text."""
+    set_aside = data.get(OUT_OF_RANGE_FIELD)
+    if not isinstance(set_aside, _SetAside):
+        data[OUT_OF_RANGE_FIELD] = set_aside = _SetAside()
+    set_aside[name] = text
+
+
+def _dumps_setting_aside(value: Any, option: int) -> bytes:
+    """orjson's JSON of normalised events (a list) or of one; fields that orjson cannot write
+    (integers past 64 bits) are set aside first, searched only once writing failed."""
+    try:
+        return orjson.dumps(value, option=option)
+    except orjson.JSONEncodeError:
+        for data in value if isinstance(value, list) else [value]:
+            _set_aside_unwritable(data)
+        return orjson.dumps(value, option=option)
+
+
+def _set_aside_unwritable(data: dict[str, Any]) -> None:
+    for name, value in list(data.items()):
+        if isinstance(value, _SetAside):
+            continue
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            data[name] = None
+            # Python's json writes integers of any size; pydantic bounded the depth.
+            _set_aside(data, name, json.dumps(value, ensure_ascii=False))
+
+
 def truncation_marker(total_bytes: int) -> str:
     return f"\n… [truncated by cellmon: {total_bytes} bytes in all]"
 
@@ -218,14 +320,14 @@ def queue_body(
 
     One message per request, not per event: a batch of 100 costs the queue one entry.
     """
-    return orjson.dumps(
+    return _dumps_setting_aside(
         [
             normalise(
                 event, received_at, max_field_bytes, may_hold_nul=may_hold_nul, class_id=class_id
             )
             for event in events
         ],
-        option=orjson.OPT_UTC_Z,
+        orjson.OPT_UTC_Z,
     )
 
 
