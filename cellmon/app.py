@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,6 +24,7 @@ from cellmon.core.request_tracking import RequestTracking
 from cellmon.core.settings import Settings, load_settings
 from cellmon.dashboard.router import router as dashboard_router
 from cellmon.erasure.router import router as erasure_router
+from cellmon.events.router import OPENAPI_SCHEMAS as EVENTS_OPENAPI_SCHEMAS
 from cellmon.events.router import router as events_router
 from cellmon.executions.router import router as executions_router
 from cellmon.health.router import router as health_router
@@ -94,6 +96,20 @@ async def _start_worker(
     app.state.worker = worker
 
 
+def _document_schemas(app: FastAPI, schemas: dict[str, Any]) -> None:
+    """Add `schemas` to the OpenAPI document's components/schemas: those a direct route's
+    body refers to, which FastAPI cannot see (the route declares no body parameter)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI builds the document once and returns the same one after: updated in place.
+        document = build()
+        document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     check_production(settings, secret_key)
@@ -134,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(metrics_router)
 
+    _document_schemas(app, EVENTS_OPENAPI_SCHEMAS)
     install_error_handlers(app)
     # Middleware added last runs first: trailing slash, CORS, rate limits, the direct routes.
     app.add_middleware(DirectRoutes, routes=events_router.routes, prefix=api)

@@ -21,6 +21,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect
 
 from cellmon.core import metrics
+from cellmon.core.api_types import ErrorMessage
 from cellmon.core.deps import get_database, get_queue, get_settings
 from cellmon.events.schemas import EVENT_LIST, EventErrors, EventsAccepted
 from cellmon.events.service import (
@@ -46,6 +47,12 @@ KEY_REQUIRED = (
     "serverUrl"
 )
 
+# The body's schema refers to ClientEvent under components/schemas; FastAPI only collects the
+# schemas of parameters a route declares, and a direct route declares none, so the app adds
+# OPENAPI_SCHEMAS to the document itself.
+_BODY_SCHEMA = EVENT_LIST.json_schema(ref_template="#/components/schemas/{model}")
+OPENAPI_SCHEMAS: dict[str, Any] = _BODY_SCHEMA.pop("$defs")
+
 _OPENAPI: dict[str, Any] = {
     "parameters": [
         {
@@ -61,9 +68,13 @@ _OPENAPI: dict[str, Any] = {
     ],
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": EVENT_LIST.json_schema()}},
+        "content": {"application/json": {"schema": _BODY_SCHEMA}},
         "description": "A JSON array of events (one object is accepted too); "
-        "`Content-Encoding: gzip` allowed.",
+        "`Content-Encoding: gzip` allowed, of one or more members. A value no column can "
+        "hold is not refused: an integer past 32 bits in `cellIndex`, `executionCount` or "
+        "`executionDurationMs` becomes null, an `eventTime` outside 1678-2261 the receive "
+        "time, an integer past 64 bits in any other field null; the value as received is "
+        "kept as text under `outOfRangeFields`.",
     },
 }
 
@@ -75,13 +86,36 @@ _OPENAPI: dict[str, Any] = {
     summary="Take a batch of client events and queue them durably",
     openapi_extra=_OPENAPI,
     responses={
-        401: {
-            "description": "The key is unknown or revoked, or (CELLMON_ENV=production) "
-            "missing; `detail` says which."
+        400: {
+            "model": ErrorMessage,
+            "description": "The body cannot be read: a Content-Encoding other than identity "
+            "or gzip, a broken or truncated gzip body, or bytes after its last member that "
+            "start no other member.",
         },
-        413: {"description": "Too many events, or a body too large after decompression."},
-        422: {"model": EventErrors, "description": "Names each invalid event and field."},
-        503: {"description": "The queue cannot take events now; retry after Retry-After."},
+        401: {
+            "model": ErrorMessage,
+            "description": "The key is unknown or revoked, or (CELLMON_ENV=production) "
+            "missing; `detail` says which.",
+        },
+        413: {
+            "model": ErrorMessage,
+            "description": "Too many events, or a body too large after decompression.",
+        },
+        422: {
+            "model": EventErrors,
+            "description": "Names each invalid event and field. A body that is no JSON "
+            "(invalid UTF-8, nested too deep, cut short) or no array of events is one error "
+            "with `event_index` null.",
+        },
+        429: {
+            "model": ErrorMessage,
+            "description": "Over an ingest rate limit (CELLMON_RATE_LIMIT_INGEST_PER_KEY, "
+            "_PER_ADDRESS); retry after Retry-After.",
+        },
+        503: {
+            "model": ErrorMessage,
+            "description": "The queue cannot take events now; retry after Retry-After.",
+        },
     },
 )
 async def post_events(request: Request) -> Response:
