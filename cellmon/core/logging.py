@@ -82,6 +82,8 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # httpx logs each of its requests at INFO: a line per InfluxDB write, in every process.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     access.setLevel(logging.WARNING)
     if not any(isinstance(existing, MaskIngestKeys) for existing in access.filters):

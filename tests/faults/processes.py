@@ -61,6 +61,18 @@ class CellmonProcess:
         if self._process is not None:
             stop_process(self._process, signal.SIGTERM)
 
+    def send(self, sig: int) -> None:
+        """A signal to the process alone, without waiting for it."""
+        os.kill(self.pid, sig)
+
+    def wait(self, timeout: float) -> int | None:
+        """Its exit status once it has ended; None if it still runs after `timeout` s."""
+        assert self._process is not None, f"{self.name} was never started"
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def output(self, lines: int = 40) -> str:
         return f"=== {self.name} ({self.log}) ===\n{tail(self.log, lines)}"
 

@@ -63,6 +63,7 @@ FAST_RECOVERY = {
 STREAM_SUFFIX = ":events"
 CONSUMER_GROUP = "workers"
 WORKER_STARTED = "worker started"
+WORKER_STOPPED = "worker stopped"
 WAIT_SECONDS = 60.0
 
 
@@ -415,5 +416,113 @@ async def test_kill_9_the_embedded_server_mid_stream(
         driver.sent,
     )
     assert stored.ok, str(stored)
+    dead = await asyncio.to_thread(sqlite_rows, database, "SELECT count(*) FROM dead_letters")
+    assert dead[0][0] == 0
+
+
+# uvicorn's line when requests were still running at the end of the graceful-shutdown window.
+CANCELLED_IN_FLIGHT = "timeout graceful shutdown exceeded"
+STOP_WITHIN_SECONDS = 40.0
+# uvicorn's last line once connections and the lifespan (the in-server worker) are closed.
+SERVER_FINISHED = "Finished server process"
+
+
+def assert_stopped_cleanly(server: CellmonServer, status: int | None) -> None:
+    """Ended within the window, through its shutdown, with no request cut short. uvicorn
+    raises the signal again once it has shut down, so the status is that of SIGTERM."""
+    assert status in (0, -signal.SIGTERM), server.output()
+    log = server.log.read_text()
+    assert SERVER_FINISHED in log, server.output()
+    assert CANCELLED_IN_FLIGHT not in log, server.output()
+
+
+async def test_sigterm_to_the_server_under_load_loses_no_accepted_event(
+    production: ProductionStack,
+) -> None:
+    """The server stops taking requests, answers those in flight and exits 0; every event it
+    accepted is recorded once (the clients retry the others on the server that replaces it)."""
+    driver, server = production.driver, production.server
+    stream = production.post(EVENTS)
+    await within(driver.wait_accepted(EVENTS // 3), "a third of the events accepted", driver)
+
+    server.send(signal.SIGTERM)
+    status = await asyncio.to_thread(server.wait, STOP_WITHIN_SECONDS)
+    assert_stopped_cleanly(server, status)
+    accepted_by_the_first = len(driver.accepted)
+    assert accepted_by_the_first < EVENTS
+
+    await asyncio.to_thread(server.start)
+    await within(stream, "every event accepted", driver)
+    assert driver.outcomes["500"] == 0, driver.summary()
+    await assert_recorded_exactly_once(production)
+
+
+async def test_sigterm_to_a_worker_finishes_the_batches_it_holds(
+    production: ProductionStack,
+) -> None:
+    driver = production.driver
+    victim, survivor = production.workers
+    stream = production.post(EVENTS)
+    await within(driver.wait_accepted(EVENTS // 3), "a third of the events accepted", driver)
+
+    async def victim_holds() -> int:
+        pending = await production.pending_per_consumer()
+        return sum(pending[name] for name in await production.consumers_of(victim))
+
+    held = await freeze_while_holding(victim, victim_holds, driver)
+    victim_consumers = await production.consumers_of(victim)
+    victim.send(signal.SIGTERM)
+    victim.send(signal.SIGCONT)
+    status = await asyncio.to_thread(victim.wait, STOP_WITHIN_SECONDS)
+    assert held > 0
+    assert status == 0, victim.output()
+    # Finished and acknowledged before exiting, not left for another worker after the lease.
+    pending = await production.pending_per_consumer()
+    assert all(pending[name] == 0 for name in victim_consumers), pending
+    assert WORKER_STOPPED in victim.log.read_text()
+
+    await within(stream, "every event accepted", driver)
+    await assert_recorded_exactly_once(production)
+    assert survivor.is_running()
+
+
+async def test_sigterm_to_the_embedded_server_finishes_its_workers_batch(
+    processes: Processes,
+    make_driver: Callable[[Sequence[str]], LoadDriver],
+    tmp_path: Path,
+) -> None:
+    """`cellmon serve` alone, its worker inside: SIGTERM while the worker holds claimed rows
+    leaves none claimed, and nothing accepted is lost."""
+    data_dir = tmp_path / "embedded"
+    database = data_dir / "cellmon.db"
+    migrate.upgrade(URL.create("sqlite+aiosqlite", database=str(database)))
+    server = processes.server(cellmon_env(data_dir=data_dir, extra=FAST_RECOVERY))
+    driver = make_driver([server.url])
+    stream = driver.start(EVENTS)
+    await within(driver.wait_accepted(EVENTS // 3), "a third of the events accepted", driver)
+
+    async def claimed_entries() -> int:
+        rows = await asyncio.to_thread(
+            sqlite_rows,
+            database,
+            "SELECT count(*) FROM queue_entries WHERE claimed_by IS NOT NULL",
+        )
+        return int(str(rows[0][0]))
+
+    held = await freeze_while_holding(server, claimed_entries, driver)
+    server.send(signal.SIGTERM)
+    server.send(signal.SIGCONT)
+    status = await asyncio.to_thread(server.wait, STOP_WITHIN_SECONDS)
+    assert held > 0
+    assert_stopped_cleanly(server, status)
+    # Stopped (its batch in hand finished), not cancelled with the server's other tasks.
+    assert WORKER_STOPPED in server.log.read_text()
+    assert await claimed_entries() == 0
+
+    await asyncio.to_thread(server.start)
+    await within(stream, "every event accepted", driver)
+    recorded = await wait_for_records(lambda: sqlite_executions(database), driver.accepted)
+    rows = compare("cell_executions", recorded, driver.accepted, driver.sent)
+    assert rows.ok, str(rows)
     dead = await asyncio.to_thread(sqlite_rows, database, "SELECT count(*) FROM dead_letters")
     assert dead[0][0] == 0
