@@ -14,6 +14,7 @@ from cellmon.core.queue import QueuedMessage
 from cellmon.db.models import (
     Cell,
     CellExecution,
+    DeadLetter,
     NotebookAccess,
     ProgressEvent,
     Student,
@@ -214,6 +215,9 @@ async def test_same_event_posted_twice_is_recorded_once(
     assert (await post(client, [event])).status_code == 202
     assert (await post(client, [event, event])).status_code == 202
     await drain(app)
+    # Recorded once because the second pass changed nothing, not because it failed and its
+    # events went to the dead letters.
+    assert await count(app, DeadLetter) == 0
     assert await count(app, CellExecution) == 1
     async with app.state.database.sessions() as session:
         state = await session.scalar(select(StudentCellState))
@@ -336,6 +340,42 @@ async def test_live_messages_reach_student_and_class_channels(
     assert update.data["status"] == "error"
     assert update.data["client_cell_id"] == "c"
     assert update.data["student_id"] == sid
+
+
+async def test_the_third_error_in_a_row_on_a_cell_raises_one_stuck_alert(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    from cellmon.live.messages import decode_packet
+
+    packets: asyncio.Queue[bytes] = asyncio.Queue()
+    listening = asyncio.Event()
+
+    async def listen() -> None:
+        stream = app.state.backends.bus.listen()
+        listening.set()
+        async for packet in stream:
+            packets.put_nowait(packet)
+
+    async def batch_message_types(events: list[dict[str, object]]) -> list[str]:
+        assert (await post(client, events)).status_code == 202
+        await drain(app)
+        # A batch's live messages travel as one packet.
+        async with asyncio.timeout(10):
+            packet = await packets.get()
+        return sorted(message.type for message in decode_packet(packet))
+
+    listener = asyncio.create_task(listen())
+    await listening.wait()
+    await asyncio.sleep(0)
+    try:
+        two_errors = [
+            execution("c", error=True, time=f"2025-01-19T03:00:0{second}.000Z") for second in (1, 2)
+        ]
+        assert await batch_message_types(two_errors) == ["execution_update"] * 2
+        third = [execution("c", error=True, time="2025-01-19T03:00:03.000Z")]
+        assert await batch_message_types(third) == ["execution_update", "stuck_alert"]
+    finally:
+        listener.cancel()
 
 
 async def test_events_in_the_same_millisecond_keep_their_own_points(

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from cellmon.core.settings import Settings
-from cellmon.db.models import CellExecution, StudentCellState
+from cellmon.db.models import CellExecution, DeadLetter, StudentCellState
 from tests.events.helpers import execution, postgres_only, redis_overrides, worker_for
 
 pytestmark = postgres_only
@@ -82,6 +82,9 @@ async def test_concurrent_workers_record_each_event_once(
         ).one()
     assert executions == len(events)
     assert totals == (len(events), sum(1 for e in events if e["hasError"]), 12)
+    # Each event's second copy changed nothing; none failed into the dead letters.
+    async with app.state.database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(DeadLetter)) == 0
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:

@@ -79,6 +79,8 @@ async def test_entry_redelivered_after_a_worker_died_is_recorded_once(
     await asyncio.sleep(LEASE_SECONDS * 1.5)
     assert await drain(app) == 1
     assert await queue.depth() == 0
+    # The second pass changed nothing; it did not fail into the dead letters either.
+    assert await count(app, DeadLetter) == 0
     assert await count(app, CellExecution) == 1
     assert await count(app, ProgressEvent) == 1
     async with app.state.database.sessions() as session:
