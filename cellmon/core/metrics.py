@@ -20,12 +20,38 @@ import contextlib
 import glob
 import os
 import re
+import socket
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    values,
+)
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 # prometheus-client's own variable, read when it is imported (cli.py makes the directory).
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+_HOST = socket.gethostname().replace("_", "-")
+
+
+def multiprocess_dir() -> str | None:
+    """The directory shared by this host's cellmon processes, or None (one process)."""
+    return os.environ.get(MULTIPROCESS_DIR_VARIABLE) or None
+
+
+def process_identifier() -> str:
+    """Names this process's files: unique among the processes sharing the directory, also
+    when they are containers sharing a volume, where each may be pid 1 (the host name is the
+    container's)."""
+    return f"{_HOST}-{os.getpid()}"
+
+
+if multiprocess_dir() is not None:
+    # Before any metric is made: each one's value lives in this process's files.
+    values.ValueClass = values.MultiProcessValue(process_identifier)  # type: ignore[no-untyped-call]
 
 EVENTS_ACCEPTED = Counter(
     "cellmon_events_accepted", "Events answered 202 by POST /api/v1/events (queued)."
@@ -79,13 +105,8 @@ RECORD_STAGE = BATCH_DURATION.labels("record")
 FINISH_STAGE = BATCH_DURATION.labels("finish")
 
 # Files of the gauges whose value counts only while their process lives (prometheus-client
-# names them gauge_live<mode>_<pid>.db).
-_LIVE_GAUGE_FILE = re.compile(r"gauge_live\w*?_(\d+)\.db$")
-
-
-def multiprocess_dir() -> str | None:
-    """The directory shared by this host's cellmon processes, or None (one process)."""
-    return os.environ.get(MULTIPROCESS_DIR_VARIABLE) or None
+# names them gauge_live<mode>_<process identifier>.db).
+_LIVE_GAUGE_FILE = re.compile(r"^gauge_live[a-z]+_(.+)-(\d+)\.db$")
 
 
 def start_process() -> None:
@@ -98,16 +119,17 @@ def end_process() -> None:
     """At a process's clean exit: its live gauges stop counting (its counters stay)."""
     directory = multiprocess_dir()
     if directory is not None:
-        mark_process_dead(os.getpid(), directory)  # type: ignore[no-untyped-call]
+        mark_process_dead(process_identifier(), directory)  # type: ignore[no-untyped-call]
 
 
 def _forget_dead_processes(directory: str) -> None:
-    """Live gauges of processes that ended without end_process() (kill -9, a crash)."""
+    """Live gauges of this host's processes that ended without end_process() (kill -9, a
+    crash); another container's are its own to clear (start_process, when it restarts)."""
     for path in glob.glob(os.path.join(directory, "gauge_live*.db")):
-        match = _LIVE_GAUGE_FILE.search(os.path.basename(path))
-        if match is None:
+        match = _LIVE_GAUGE_FILE.match(os.path.basename(path))
+        if match is None or match.group(1) != _HOST:
             continue
-        pid = int(match.group(1))
+        pid = int(match.group(2))
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
