@@ -19,8 +19,9 @@ def tune_garbage_collector() -> None:
     generation every 50,000 allocations instead of 700 lets those short-lived objects die
     before a collection sees them. A worker gains too: a batch's rows are tens of thousands of
     short-lived objects, and the worker spent ~20 % less CPU per event with this threshold
-    (scripts/profile_worker.py). Objects that exist once start-up is done (modules, the app,
-    settings) live as long as the process: they are moved out of the collector's sight.
+    (measured draining a pre-filled queue). Objects that exist once start-up is done
+    (modules, the app, settings) live as long as the process: they are moved out of the
+    collector's sight.
     """
     _first, middle, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, oldest)
