@@ -35,8 +35,8 @@ def mask_key(text: str) -> str:
 
 class MaskIngestKeys(logging.Filter):
     """Masks `key=...` in uvicorn's access-log lines (the request's path and query string is
-    one of the record's arguments), so that an operator who turns the access log on logs no
-    class's ingest key."""
+    one of the record's arguments), so that an operator who turns the access log on
+    (CELLMON_ACCESS_LOG) logs no class's ingest key."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
@@ -67,8 +67,9 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
-    """Log to stderr: JSON for machines, plain lines on a developer's terminal ("auto")."""
+def configure_logging(level: str = "INFO", fmt: str = "auto", *, access_log: bool = False) -> None:
+    """Log to stderr: JSON for machines, plain lines on a developer's terminal ("auto");
+    uvicorn's access log at INFO when `access_log` (CELLMON_ACCESS_LOG)."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json" or (fmt == "auto" and not sys.stderr.isatty()):
         handler.setFormatter(JsonFormatter())
@@ -85,6 +86,6 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     # httpx logs each of its requests at INFO: a line per InfluxDB write, in every process.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
-    access.setLevel(logging.WARNING)
+    access.setLevel(logging.INFO if access_log else logging.WARNING)
     if not any(isinstance(existing, MaskIngestKeys) for existing in access.filters):
         access.addFilter(MaskIngestKeys())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -17,17 +18,21 @@ SECRET_KEY_IN_URL = "k3y-th4t-must-n0t-be-logged"
 
 
 @pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"CELLMON_ACCESS_LOG": True}
+
+
+@pytest.fixture
 def served_log() -> Iterator[io.StringIO]:
     """Logging as `cellmon serve` sets it up, the access log turned on, written here."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     access = logging.getLogger("uvicorn.access")
-    configure_logging("INFO", "json")
+    configure_logging("INFO", "json", access_log=True)
     written = io.StringIO()
     handler = root.handlers[0]
     assert isinstance(handler, logging.StreamHandler)
     handler.setStream(written)
-    access.setLevel(logging.INFO)
     try:
         yield written
     finally:
