@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect
 
 from cellmon.core import metrics
@@ -32,11 +31,10 @@ from cellmon.events.service import (
     accept_events,
     read_body,
 )
-from cellmon.ingestkeys.service import resolver_of
+from cellmon.ingestkeys.service import KEY_PARAMETER, ingest_key, resolver_of
 
 router = APIRouter(tags=["events"])
 
-KEY_PARAMETER = "key"
 UNKNOWN_KEY = (
     "unknown or revoked ingest key: ask your instructor for the class's current events URL "
     "and set it as the extension's serverUrl"
@@ -170,27 +168,6 @@ async def post_events(request: Request) -> Response:
         status_code=status.HTTP_202_ACCEPTED,
         media_type="application/json",
     )
-
-
-_KEY_ONLY = KEY_PARAMETER.encode() + b"="
-
-
-def ingest_key(query_string: bytes) -> str | None:
-    """The `key` query parameter; None when there is none.
-
-    An events URL holds the key alone (`?key=cmk_…`, URL-safe characters): that query string
-    is cut, not parsed, which costs a one-event request a tenth of what parsing did.
-    """
-    if not query_string:
-        return None
-    if (
-        query_string.startswith(_KEY_ONLY)
-        and b"&" not in query_string
-        and b"%" not in query_string
-        and b"+" not in query_string
-    ):
-        return query_string[len(_KEY_ONLY) :].decode("latin-1")
-    return QueryParams(query_string.decode("latin-1")).get(KEY_PARAMETER)
 
 
 def _error(status_code: int, message: str) -> JSONResponse:

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import QueryParams
 from starlette.requests import HTTPConnection
 
 from cellmon.audit import service as audit
@@ -26,6 +27,8 @@ from cellmon.db.base import utcnow
 from cellmon.db.models import IngestKey
 from cellmon.ingestkeys import repository
 
+# The events URL's query parameter that carries the key.
+KEY_PARAMETER = "key"
 KEY_PREFIX = "cmk_"
 # How many characters of a key the list shows (the fixed prefix and 8 random ones).
 SHOWN_CHARS = len(KEY_PREFIX) + 8
@@ -103,6 +106,27 @@ async def revoke_key(session: AsyncSession, access: Access, class_id: int, key_i
         )
         await session.commit()
     return row.key_hash
+
+
+_KEY_ONLY = KEY_PARAMETER.encode() + b"="
+
+
+def ingest_key(query_string: bytes) -> str | None:
+    """The `key` query parameter; None when there is none.
+
+    An events URL holds the key alone (`?key=cmk_…`, URL-safe characters): that query string
+    is cut, not parsed, which costs a one-event request a tenth of what parsing did.
+    """
+    if not query_string:
+        return None
+    if (
+        query_string.startswith(_KEY_ONLY)
+        and b"&" not in query_string
+        and b"%" not in query_string
+        and b"+" not in query_string
+    ):
+        return query_string[len(_KEY_ONLY) :].decode("latin-1")
+    return QueryParams(query_string.decode("latin-1")).get(KEY_PARAMETER)
 
 
 class IngestKeyResolver:

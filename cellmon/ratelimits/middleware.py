@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote_to_bytes
-
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cellmon.auth.deps import SESSION_COOKIE
 from cellmon.auth.tokens import InvalidToken, TokenCodec
 from cellmon.core.ratelimit import RateLimit, digest
+from cellmon.ingestkeys.service import ingest_key
 from cellmon.ratelimits.rules import RateLimitRules
 from cellmon.ratelimits.service import (
     client_address,
@@ -20,14 +19,6 @@ from cellmon.ratelimits.service import (
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DIGEST_CACHE_SIZE = 4096
-
-
-def _ingest_key(query: bytes) -> bytes:
-    """The raw (still percent-encoded) value of the query's first `key` parameter."""
-    for part in query.split(b"&"):
-        if part.startswith(b"key="):
-            return part[4:].replace(b"+", b" ")
-    return b""
 
 
 class RateLimits:
@@ -45,7 +36,7 @@ class RateLimits:
         self._rules = rules
         self._events_path = f"{api_prefix}/events"
         self._api_prefix = f"{api_prefix}/"
-        self._digests: dict[bytes, str] = {}
+        self._digests: dict[str, str] = {}
         self._not_writes = frozenset(
             {self._events_path, f"{api_prefix}/auth/token", f"{api_prefix}/auth/session"}
         )
@@ -70,21 +61,19 @@ class RateLimits:
 
     def _ingest_checks(self, scope: Scope) -> list[tuple[RateLimit | None, str]]:
         checks: list[tuple[RateLimit | None, str]] = []
-        query: bytes = scope["query_string"]
-        if b"key=" in query:
-            key = _ingest_key(query)
-            if key:
-                checks.append((self._rules.ingest_per_key, self._digest(key)))
+        key = ingest_key(scope["query_string"])
+        if key:
+            checks.append((self._rules.ingest_per_key, self._digest(key)))
         checks.append((self._rules.ingest_per_address, client_address(scope)))
         return checks
 
-    def _digest(self, key: bytes) -> str:
+    def _digest(self, key: str) -> str:
         """A class's students send the same few keys all day: each is hashed once."""
         digested = self._digests.get(key)
         if digested is None:
             if len(self._digests) >= DIGEST_CACHE_SIZE:
                 self._digests.clear()
-            digested = self._digests[key] = digest(unquote_to_bytes(key).decode("utf-8", "replace"))
+            digested = self._digests[key] = digest(key)
         return digested
 
     def _write_checks(self, scope: Scope) -> list[tuple[RateLimit | None, str]]:
