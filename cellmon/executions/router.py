@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from cellmon.auth.deps import AccessDep
-from cellmon.core.api_types import id_query, responses
+from cellmon.core.api_types import (
+    DEFAULT_LIMIT,
+    Limit,
+    Skip,
+    UTCTimestamp,
+    id_query,
+    responses,
+)
 from cellmon.core.deps import SessionDep
 from cellmon.executions import service
 from cellmon.executions.schemas import CellExecutionRead, ExecutionStatus
@@ -30,15 +36,13 @@ async def list_cell_executions(
     cell_id: Annotated[int | None, id_query("Only this cell's executions.")] = None,
     status: ExecutionStatus | None = None,
     since: Annotated[
-        datetime | None, Query(description="Only executions at or after this time (UTC).")
+        UTCTimestamp | None, Query(description="Only executions at or after this time.")
     ] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    skip: Skip = 0,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> list[CellExecutionRead]:
     """The executions of the students the asker may see: an admin's all, an instructor's
     those of the students enrolled in its classes, a student's its own."""
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
     return await service.list_executions(
         session,
         access,
