@@ -17,8 +17,14 @@ from cellmon.auth.tokens import TokenCodec, secret_key
 from cellmon.classes.router import router as classes_router
 from cellmon.classroom.router import router as classroom_router
 from cellmon.core.backends import Backends, build_backends, build_limiter
+from cellmon.core.body_limit import BodyLimit
 from cellmon.core.database import Database
-from cellmon.core.http import DirectRoutes, StripTrailingSlash, install_error_handlers
+from cellmon.core.http import (
+    DirectRoutes,
+    StripTrailingSlash,
+    document_error_answers,
+    install_error_handlers,
+)
 from cellmon.core.preflight import check_production
 from cellmon.core.request_tracking import RequestTracking
 from cellmon.core.settings import Settings, load_settings
@@ -152,8 +158,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _document_schemas(app, EVENTS_OPENAPI_SCHEMAS)
     install_error_handlers(app)
-    # Middleware added last runs first: trailing slash, CORS, rate limits, the direct routes.
+    document_error_answers(app)
+    # Middleware added last runs first: trailing slash, CORS, rate limits, body limit, the
+    # direct routes.
     app.add_middleware(DirectRoutes, routes=events_router.routes, prefix=api)
+    # The events routes bound their bodies themselves, after decompression.
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.CELLMON_MAX_API_BODY_BYTES,
+        exempt=[f"{api}/events", f"{api}{testevents_router.prefix}"],
+    )
     app.add_middleware(RateLimits, rules=rate_limit_rules, api_prefix=api)
     origins = settings.BACKEND_CORS_ORIGINS
     app.add_middleware(

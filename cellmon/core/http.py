@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from cellmon.core.api_types import ErrorMessage
 from cellmon.core.errors import (
     BackendUnavailable,
     ConflictError,
@@ -23,6 +24,9 @@ from cellmon.core.errors import (
 )
 
 RETRY_AFTER_SECONDS = 5
+# A 422 echoes each wrong value back only up to this size (as JSON), so that its answer does
+# not grow with the request: a 67 MB body once came back whole.
+MAX_ECHOED_INPUT_BYTES = 256
 
 
 class StripTrailingSlash:
@@ -132,15 +136,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def invalid_request(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        errors = exc.errors()
-        # The default handler echoes the input and fails with a 500 when it holds NaN or
-        # Infinity (Python's JSON parser accepts them): orjson writes them as null. Input
-        # nested too deep to echo back is left out.
-        try:
-            body = orjson.dumps({"detail": jsonable_encoder(errors)})
-        except (TypeError, RecursionError):
-            errors = [{k: v for k, v in error.items() if k != "input"} for error in errors]
-            body = orjson.dumps({"detail": jsonable_encoder(errors)})
+        errors = [_without_large_input(error) for error in exc.errors()]
+        # orjson, not the default handler's encoder: an echoed NaN or Infinity (Python's JSON
+        # parser accepts them) is written as null instead of failing with a 500.
+        body = orjson.dumps({"detail": jsonable_encoder(errors)})
         return Response(body, status_code=422, media_type="application/json")
 
     app.add_exception_handler(RequestValidationError, invalid_request)
@@ -148,3 +147,80 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConflictError, conflict)
     app.add_exception_handler(MissingReferenceError, missing_reference)
     app.add_exception_handler(BackendUnavailable, unavailable)
+
+
+def _without_large_input(error: Any) -> Any:
+    """A validation error without its `input` when that is large or cannot be written as JSON
+    (nested too deep for the serializer)."""
+    if "input" not in error:
+        return error
+    try:
+        echoed = orjson.dumps(jsonable_encoder(error["input"]))
+    except (TypeError, RecursionError):
+        echoed = None
+    if echoed is not None and len(echoed) <= MAX_ECHOED_INPUT_BYTES:
+        return error
+    return {key: value for key, value in error.items() if key != "input"}
+
+
+_SCHEMAS = "#/components/schemas/"
+_ERROR_MESSAGE = {"$ref": f"{_SCHEMAS}ErrorMessage"}
+_SIGNED_IN_ANSWERS = {
+    "401": "Nobody is signed in, or the token or session is no longer good.",
+    "403": "The account may not do this: its role, or a write with the session cookie "
+    "without its CSRF header.",
+}
+_READ_BODY_ANSWERS = {
+    "400": "The body cannot be read: not UTF-8, or not parseable as sent.",
+    "413": "The body is larger than the server takes (CELLMON_MAX_API_BODY_BYTES).",
+}
+
+
+def document_error_answers(app: FastAPI) -> None:
+    """Make the app's OpenAPI document describe the error answers every route may give.
+
+    FastAPI documents a 422 as a list of validation errors, while a domain 422 (a referenced
+    entity missing) is one message; a route for signed-in accounts answers 401 and 403; and a
+    route whose body FastAPI reads may answer 400 (when the body cannot be decoded) or 413
+    (BodyLimit). What a route documents itself stays.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        described = app.openapi_schema is not None
+        document = build()
+        if not described:
+            _describe_error_answers(document)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _describe_error_answers(document: dict[str, Any]) -> None:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault(
+        "ErrorMessage", ErrorMessage.model_json_schema(ref_template=_SCHEMAS + "{model}")
+    )
+    validation_errors = {"$ref": f"{_SCHEMAS}HTTPValidationError"}
+    unprocessable = {"application/json": {"schema": {"anyOf": [validation_errors, _ERROR_MESSAGE]}}}
+    message = {"application/json": {"schema": _ERROR_MESSAGE}}
+    validation_only = {"application/json": {"schema": validation_errors}}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            answers = operation.setdefault("responses", {})
+            answer = answers.get("422")
+            # A 422 that a route describes with a body of its own (not one of these) keeps it.
+            if answer is not None and answer.get("content") in (None, message, validation_only):
+                answer["content"] = unprocessable
+                if answer.get("description") == "Validation Error":
+                    answer["description"] = (
+                        "Validation errors (a list), or a referenced entity that does not "
+                        "exist (one message)."
+                    )
+            if operation.get("security"):
+                for code, description in _SIGNED_IN_ANSWERS.items():
+                    answers.setdefault(code, {"description": description, "content": message})
+            # A route that documents its own 413 reads its body itself (BodyLimit leaves it).
+            if "requestBody" in operation and "413" not in answers:
+                for code, description in _READ_BODY_ANSWERS.items():
+                    answers.setdefault(code, {"description": description, "content": message})

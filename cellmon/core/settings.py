@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     CELLMON_MAX_EVENTS_PER_REQUEST: int = Field(default=1000, ge=1)
     CELLMON_MAX_BODY_BYTES: int = Field(default=10 * 1024 * 1024, ge=1024)
     CELLMON_MAX_FIELD_BYTES: int = Field(default=64 * 1024, ge=256)
+    # The body of every other route; the largest is a submission's notebook.
+    CELLMON_MAX_API_BODY_BYTES: int = Field(default=8 * 1024 * 1024, ge=1024)
 
     # Live updates over /ws (documented in docs/operations.md).
     CELLMON_WS_MAX_CHANNELS: int = Field(default=1000, ge=1)
