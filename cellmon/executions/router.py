@@ -17,7 +17,7 @@ from cellmon.core.api_types import (
 )
 from cellmon.core.deps import SessionDep
 from cellmon.executions import service
-from cellmon.executions.schemas import CellExecutionRead, ExecutionStatus
+from cellmon.executions.schemas import CellExecutionRead, ExecutionFilters, ExecutionStatus
 
 router = APIRouter(prefix="/cell-executions", tags=["progress"])
 
@@ -43,14 +43,11 @@ async def list_cell_executions(
 ) -> list[CellExecutionRead]:
     """The executions of the students the asker may see: an admin's all, an instructor's
     those of the students enrolled in its classes, a student's its own."""
-    return await service.list_executions(
-        session,
-        access,
+    filters = ExecutionFilters(
         student_id=student_id,
         notebook_id=notebook_id,
         cell_id=cell_id,
         status=status,
         since=since,
-        skip=skip,
-        limit=limit,
     )
+    return await service.list_executions(session, access, filters, skip=skip, limit=limit)

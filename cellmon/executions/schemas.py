@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 ExecutionStatus = Literal["success", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFilters:
+    """What a reader narrows the executions it may see to; None leaves a filter off."""
+
+    student_id: int | None = None
+    notebook_id: int | None = None
+    cell_id: int | None = None
+    status: ExecutionStatus | None = None
+    since: datetime | None = None
 
 
 class CellExecutionRead(BaseModel):

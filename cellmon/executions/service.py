@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.auth.access import Access
 from cellmon.executions import repository
-from cellmon.executions.schemas import CellExecutionRead
+from cellmon.executions.schemas import CellExecutionRead, ExecutionFilters
 
 
 async def list_executions(
-    session: AsyncSession,
-    access: Access,
-    *,
-    student_id: int | None,
-    notebook_id: int | None,
-    cell_id: int | None,
-    status: str | None,
-    since: datetime | None,
-    skip: int,
-    limit: int,
+    session: AsyncSession, access: Access, filters: ExecutionFilters, *, skip: int, limit: int
 ) -> list[CellExecutionRead]:
     """Oldest first. A `student_id` the reader may not see is a 404, as a missing one is:
     an empty list would tell that the student exists."""
-    if student_id is not None:
-        await access.require_student(session, student_id)
-    rows = await repository.list_executions(
-        session,
-        access,
-        student_id=student_id,
-        notebook_id=notebook_id,
-        cell_id=cell_id,
-        status=status,
-        since=since,
-        skip=skip,
-        limit=limit,
-    )
+    if filters.student_id is not None:
+        await access.require_student(session, filters.student_id)
+    rows = await repository.list_executions(session, access, filters, skip=skip, limit=limit)
     return [
         CellExecutionRead(
             id=execution.id,
