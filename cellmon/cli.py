@@ -90,7 +90,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     from cellmon.core import metrics
 
     _check_production(settings)
-    asyncio.run(check_services(settings))
+    asyncio.run(_check_ready(settings))
     asyncio.run(ensure_first_admin(settings))
     host = args.host or settings.CELLMON_HOST
     port = args.port or settings.CELLMON_PORT
@@ -127,7 +127,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
     from cellmon.worker.runner import run_workers
 
     _check_production(settings)
-    asyncio.run(check_services(settings))
+    asyncio.run(_check_ready(settings))
     tune_garbage_collector()
     metrics.start_process()
     # The same event loop as `cellmon serve` (uvicorn picks uvloop): the worker's hot path is
@@ -139,6 +139,14 @@ def _worker(settings: Settings, args: argparse.Namespace) -> None:
         metrics.end_process()
 
 
+async def _check_ready(settings: Settings, *, database_only: bool = False) -> None:
+    """The services answer and the database is migrated to this code's schema."""
+    from cellmon.db import migrate
+
+    await check_services(settings, database_only=database_only)
+    await migrate.require_head(settings.database_url)
+
+
 def _check_production(settings: Settings) -> None:
     from cellmon.auth.tokens import secret_key
 
@@ -148,7 +156,7 @@ def _check_production(settings: Settings) -> None:
 def _dlq(settings: Settings, args: argparse.Namespace) -> None:
     if settings.is_production and not args.admin:
         raise CommandError("CELLMON_ENV=production: `cellmon dlq` needs --admin EMAIL")
-    asyncio.run(check_services(settings))
+    asyncio.run(_check_ready(settings))
     password = read_password(f"password of {args.admin}: ", confirm=False) if args.admin else None
     asyncio.run(_dlq_command(settings, args, password))
 
@@ -245,7 +253,7 @@ def read_password(prompt: str, *, confirm: bool) -> str:
 async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
     from cellmon.core.database import Database
 
-    await check_services(settings, database_only=True)
+    await _check_ready(settings, database_only=True)
     database = Database(settings)
     try:
         async with database.sessions() as session:

@@ -92,6 +92,15 @@ def test_an_unreachable_service_is_named_in_one_line(
     assert "unreachable" in lines[0]
 
 
+def test_serve_on_a_database_not_migrated_says_so_in_one_line(tmp_path: Path) -> None:
+    result = run_cellmon(["serve", "--port", "1"], {"CELLMON_DATA_DIR": str(tmp_path)}, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "not migrated" in lines[0]
+    assert "cellmon db upgrade" in lines[0]
+
+
 def test_db_upgrade_creates_the_embedded_database(tmp_path: Path) -> None:
     result = run_cellmon(["db", "upgrade"], {"CELLMON_DATA_DIR": str(tmp_path / "data")}, tmp_path)
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from cellmon.core.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -53,3 +59,28 @@ async def upgrade_async(url: URL, revision: str = "head") -> None:
 
 async def downgrade_async(url: URL, revision: str = "base") -> None:
     await asyncio.to_thread(downgrade, url, revision)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
+async def require_head(url: URL) -> None:
+    """ConfigError unless the database is migrated to this code's head revision: a server
+    on an older schema would fail request after request instead of once, clearly."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            revision = (
+                await connection.execute(text("SELECT version_num FROM alembic_version"))
+            ).scalar()
+    except DBAPIError:
+        revision = None
+    finally:
+        await engine.dispose()
+    head = head_revision()
+    if revision != head:
+        found = f"at revision {revision}" if revision else "not migrated"
+        raise ConfigError(
+            f"the database is {found}; this cellmon needs {head}: run `cellmon db upgrade`"
+        )
