@@ -52,8 +52,11 @@ js:
 		{ echo "make test needs Node.js 18 or later for the dashboard's tests (node --test): install it, e.g. apt-get install nodejs" >&2; exit 1; }
 	node --test tests/dashboard/js/*.test.mjs
 
+# In parallel (pytest-xdist), each worker on databases of its own; under Tokyo's time, so
+# that a time read without its zone shows. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 4
 unit: install-dev
-	$(BIN)/pytest
+	TZ=Asia/Tokyo $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## Benchmarks beside bare FastAPI baselines, in the same run; figures go to docs/benchmarks.md.
 ## Starts PostgreSQL, Redis and InfluxDB (scripts/services.sh up); about 8 minutes.
