@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.assignments import repository
@@ -14,6 +13,7 @@ from cellmon.audit import service as audit
 from cellmon.auth.access import Access
 from cellmon.classes import service as classes
 from cellmon.core.errors import ConflictError, MissingReferenceError, NotFoundError
+from cellmon.core.unit_of_work import refused_as
 from cellmon.db.models import ClassAssignment
 from cellmon.notebooks import service as notebooks
 
@@ -47,14 +47,10 @@ async def _check_references(
         raise MissingReferenceError(f"{' and '.join(missing)} {verb} not exist")
 
 
-async def _commit_references(session: AsyncSession) -> None:
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise MissingReferenceError(
-            "the class or notebook was deleted while the assignment was being saved"
-        ) from exc
+def _reference_deleted() -> MissingReferenceError:
+    return MissingReferenceError(
+        "the class or notebook was deleted while the assignment was being saved"
+    )
 
 
 async def create_assignment(
@@ -62,8 +58,8 @@ async def create_assignment(
 ) -> ClassAssignment:
     await _check_references(session, access, body.class_id, body.notebook_id)
     assignment = ClassAssignment(**body.model_dump())
-    session.add(assignment)
-    await _commit_references(session)
+    async with refused_as(session, _reference_deleted()):
+        session.add(assignment)
     return assignment
 
 
@@ -82,9 +78,9 @@ async def update_assignment(
     assignment = await get_assignment(session, access, assignment_id, teach=True)
     changes = body.model_dump(exclude_unset=True)
     await _check_references(session, access, changes.get("class_id"), changes.get("notebook_id"))
-    for field, value in changes.items():
-        setattr(assignment, field, value)
-    await _commit_references(session)
+    async with refused_as(session, _reference_deleted()):
+        for field, value in changes.items():
+            setattr(assignment, field, value)
     return assignment
 
 
@@ -109,13 +105,10 @@ async def delete_assignment(
         class_id=assignment.class_id,
         submissions_deleted=submissions,
     )
-    await session.delete(assignment)
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        # A submission arrived between our count and our delete.
-        await session.rollback()
-        raise ConflictError(
-            f"assignment {assignment_id} received a submission while being deleted; try again"
-        ) from exc
+    # A submission may arrive between our count and our delete.
+    received_submission = ConflictError(
+        f"assignment {assignment_id} received a submission while being deleted; try again"
+    )
+    async with refused_as(session, received_submission):
+        await session.delete(assignment)
     return assignment

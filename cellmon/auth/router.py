@@ -43,7 +43,6 @@ async def _sign_in(request: Request, session: SessionDep, form: OAuth2PasswordRe
     user = await service.authenticate(session, form.username, form.password)
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS, BEARER_CHALLENGE)
-    await session.commit()
     return user
 
 
@@ -70,7 +69,6 @@ async def refresh_token(
 ) -> AccessToken:
     issued = token_codec(request).issue(principal.user_id)
     await service.sign_out(session, principal)
-    await session.commit()
     return _answer(issued)
 
 
@@ -81,7 +79,6 @@ async def refresh_token(
 )
 async def logout(session: SessionDep, principal: CurrentUser, response: Response) -> None:
     await service.sign_out(session, principal)
-    await session.commit()
     clear_session_cookies(response)
 
 
@@ -104,7 +101,6 @@ async def change_password(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     if not changed:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the current password is wrong")
-    await session.commit()
     clear_session_cookies(response)
 
 

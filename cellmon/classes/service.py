@@ -16,6 +16,7 @@ from cellmon.auth.principal import Role
 from cellmon.classes import repository
 from cellmon.classes.schemas import ClassCreate, ClassUpdate
 from cellmon.core.errors import ConflictError, MissingReferenceError, NotFoundError
+from cellmon.core.unit_of_work import begin_for_savepoint, refused_as
 from cellmon.db.models import Class, ClassInstructor, Student, StudentClass, User
 from cellmon.students import service as students
 
@@ -43,30 +44,18 @@ def _code_taken(class_code: str) -> ConflictError:
     return ConflictError(f"class_code {class_code!r} is already used by another class")
 
 
-async def _commit_unique_code(session: AsyncSession, class_code: str) -> None:
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        # Another request took the code between our check and our write.
-        await session.rollback()
-        raise _code_taken(class_code) from exc
-
-
 async def create_class(session: AsyncSession, access: Access, body: ClassCreate) -> Class:
     """The creator becomes the class's owner, in the same transaction."""
     if await repository.get_by_code(session, body.class_code) is not None:
         raise _code_taken(body.class_code)
     class_ = Class(name=body.name, class_code=body.class_code, description=body.description)
-    session.add(class_)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise _code_taken(body.class_code) from exc
+    # Another request may take the code between our check and our write.
+    async with refused_as(session, _code_taken(body.class_code)):
+        session.add(class_)
     session.add(
         ClassInstructor(class_id=class_.id, user_id=access.principal.user_id, is_owner=True)
     )
-    await session.commit()
+    await session.flush()
     return class_
 
 
@@ -88,9 +77,9 @@ async def update_class(
         and await repository.get_by_code(session, new_code) is not None
     ):
         raise _code_taken(new_code)
-    for field, value in changes.items():
-        setattr(class_, field, value)
-    await _commit_unique_code(session, class_.class_code)
+    async with refused_as(session, _code_taken(changes.get("class_code", class_.class_code))):
+        for field, value in changes.items():
+            setattr(class_, field, value)
     return class_
 
 
@@ -115,15 +104,12 @@ async def delete_class(
         class_code=class_.class_code,
         assignments_deleted=assignments,
     )
-    await session.delete(class_)
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        # An assignment was added between our count and our delete.
-        await session.rollback()
-        raise ConflictError(
-            f"class {class_id} gained an assignment while being deleted; try again"
-        ) from exc
+    # An assignment may be added between our count and our delete.
+    gained_assignment = ConflictError(
+        f"class {class_id} gained an assignment while being deleted; try again"
+    )
+    async with refused_as(session, gained_assignment):
+        await session.delete(class_)
     return class_
 
 
@@ -141,11 +127,11 @@ async def enroll(
     if existing is not None:
         return existing, False
     enrollment = StudentClass(student_id=student_id, class_id=class_id)
-    session.add(enrollment)
+    await begin_for_savepoint(session)
     try:
-        await session.commit()
+        async with session.begin_nested():
+            session.add(enrollment)
     except IntegrityError as exc:
-        await session.rollback()
         # Enrolled meanwhile by a concurrent request (same answer as a repeat), or the
         # class or student was deleted meanwhile.
         existing = await repository.get_enrollment(session, class_id, student_id)
@@ -171,7 +157,7 @@ async def unenroll(session: AsyncSession, access: Access, class_id: int, student
     if enrollment is None:
         raise NotFoundError(f"student {student_id} is not enrolled in class {class_id}")
     await session.delete(enrollment)
-    await session.commit()
+    await session.flush()
 
 
 async def list_student_classes(
@@ -211,14 +197,19 @@ async def add_instructor(
     if existing is not None:
         return existing, user, False
     instructor = ClassInstructor(class_id=class_id, user_id=user.id, is_owner=False)
-    session.add(instructor)
+    await begin_for_savepoint(session)
     try:
-        await audit.record(
-            session, access.principal, "class.instructor_add", "class", class_id, user_id=user.id
-        )
-        await session.commit()
+        async with session.begin_nested():
+            session.add(instructor)
+            await audit.record(
+                session,
+                access.principal,
+                "class.instructor_add",
+                "class",
+                class_id,
+                user_id=user.id,
+            )
     except IntegrityError as exc:
-        await session.rollback()
         # Added meanwhile by a concurrent request (same answer as a repeat), or the class or
         # the account was deleted meanwhile.
         existing = await repository.get_instructor(session, class_id, user.id)
@@ -245,4 +236,4 @@ async def remove_instructor(
     await audit.record(
         session, access.principal, "class.instructor_remove", "class", class_id, user_id=user_id
     )
-    await session.commit()
+    await session.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,7 @@ from cellmon.core.bus import MessageBus
 from cellmon.core.errors import NotFoundError
 from cellmon.core.timeseries import TimeSeriesSink
 from cellmon.core.timeseries.base import FieldValue
+from cellmon.core.unit_of_work import after_commit
 from cellmon.db.models import Class, Student
 from cellmon.events.batch import STUCK_AFTER_ERRORS
 from cellmon.events.points import EVENT_TAG, MEASUREMENT, SUCCESS_FIELD, USER_TAG
@@ -263,10 +265,10 @@ async def resolve_help(
         student_id=student_id,
         was_open=was_active,
     )
-    await session.commit()
     if was_active:
         classes = await repository.class_ids_of_student(session, student_id)
-        await publish_best_effort(
+        resolved = partial(
+            publish_best_effort,
             bus,
             [
                 LiveMessage(
@@ -286,6 +288,8 @@ async def resolve_help(
                 )
             ],
         )
+        # Only once the request is committed: a view told of it must find it closed.
+        after_commit(session, resolved)
     return HelpResolution(
         class_id=class_id,
         student_id=student_id,

@@ -10,15 +10,18 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from cellmon.core.backends import Backends
 from cellmon.core.bus import MessageBus
 from cellmon.core.database import Database
+from cellmon.core.errors import ConflictError
 from cellmon.core.queue import MessageQueue
 from cellmon.core.settings import Settings
 from cellmon.core.timeseries import TimeSeriesSink
+from cellmon.core.unit_of_work import commit
 
 
 async def get_settings(connection: HTTPConnection) -> Settings:
@@ -41,8 +44,23 @@ async def get_database(connection: HTTPConnection) -> Database:
 
 
 async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed once when the route returns, rolled back when
+    anything raised. Its dependency scope is "function" so that this runs before the answer
+    is sent: a commit that fails is an error answer, never a 2xx for what was not stored."""
     async with _database(connection).sessions() as session:
-        yield session
+        try:
+            yield session
+            await commit(session)
+        except IntegrityError as exc:
+            await session.rollback()
+            # A constraint that no service anticipated (those it expects, it names with
+            # `refused_as`): another request changed the same rows meanwhile.
+            raise ConflictError(
+                "the change conflicts with data stored meanwhile; nothing was saved"
+            ) from exc
+        except BaseException:
+            await session.rollback()
+            raise
 
 
 async def get_queue(connection: HTTPConnection) -> MessageQueue:
@@ -59,7 +77,7 @@ async def get_timeseries(connection: HTTPConnection) -> TimeSeriesSink:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 QueueDep = Annotated[MessageQueue, Depends(get_queue)]
 BusDep = Annotated[MessageBus, Depends(get_bus)]
 TimeSeriesDep = Annotated[TimeSeriesSink, Depends(get_timeseries)]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response, status
 from cellmon.auth.deps import AccessDep, StaffUser
 from cellmon.core.api_types import PathId, responses
 from cellmon.core.deps import SessionDep, SettingsDep
+from cellmon.core.unit_of_work import after_commit
 from cellmon.db.models import IngestKey
 from cellmon.ingestkeys import service
 from cellmon.ingestkeys.schemas import IngestKeyCreate, IngestKeyCreated, IngestKeyResponse
@@ -81,5 +82,12 @@ async def revoke_ingest_key(
     access: AccessDep,
 ) -> Response:
     key_hash = await service.revoke_key(session, access, class_id, key_id)
-    service.resolver_of(request).forget(key_hash)
+    resolver = service.resolver_of(request)
+
+    async def forget() -> None:
+        resolver.forget(key_hash)
+
+    # Once the revocation is stored: forgotten earlier, the key could be looked up and
+    # remembered again from the row not yet revoked.
+    after_commit(session, forget)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -78,7 +78,6 @@ async def create_key(
         prefix=row.prefix,
         label=label,
     )
-    await session.commit()
     return row, key
 
 
@@ -104,7 +103,6 @@ async def revoke_key(session: AsyncSession, access: Access, class_id: int, key_i
             class_id=class_id,
             prefix=row.prefix,
         )
-        await session.commit()
     return row.key_hash
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.core.errors import ConflictError, NotFoundError
+from cellmon.core.unit_of_work import refused_as
 from cellmon.db.models import Notebook
 from cellmon.notebooks import repository
 from cellmon.notebooks.schemas import NotebookCreate
@@ -33,13 +33,9 @@ async def create_notebook(session: AsyncSession, body: NotebookCreate) -> Notebo
         raise _taken(body.path)
     assert body.name is not None  # filled in by the schema
     notebook = Notebook(path=body.path, name=body.name)
-    session.add(notebook)
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        # Created meanwhile by another request or by the ingest worker.
-        await session.rollback()
-        raise _taken(body.path) from exc
+    # Created meanwhile by another request or by the ingest worker?
+    async with refused_as(session, _taken(body.path)):
+        session.add(notebook)
     return notebook
 
 

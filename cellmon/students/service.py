@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.audit import service as audit
 from cellmon.auth.access import Access
 from cellmon.core.errors import ConflictError, NotFoundError
+from cellmon.core.unit_of_work import refused_as
 from cellmon.db.models import Student
 from cellmon.students import repository
 from cellmon.students.schemas import StudentCreate, StudentUpdate, normalize_email
@@ -34,13 +34,9 @@ async def create_student(session: AsyncSession, body: StudentCreate) -> Student:
     if await repository.get_by_email(session, body.email) is not None:
         raise _taken(body.email)
     student = Student(email=body.email, name=body.name, team_name=body.team_name)
-    session.add(student)
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        # Created meanwhile by another request or by the ingest worker.
-        await session.rollback()
-        raise _taken(body.email) from exc
+    # Created meanwhile by another request or by the ingest worker?
+    async with refused_as(session, _taken(body.email)):
+        session.add(student)
     return student
 
 
@@ -74,7 +70,6 @@ async def update_student(
     await audit.record(
         session, access.principal, "student.update", "student", student_id, fields=sorted(changes)
     )
-    await session.commit()
     return student
 
 

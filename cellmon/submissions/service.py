@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.assignments import service as assignments
@@ -14,6 +13,7 @@ from cellmon.audit import service as audit
 from cellmon.auth.access import Access
 from cellmon.core.bus import MessageBus
 from cellmon.core.errors import MissingReferenceError, NotFoundError
+from cellmon.core.unit_of_work import after_commit, refused_as
 from cellmon.db.base import utcnow
 from cellmon.db.models import AssignmentSubmission
 from cellmon.live.messages import (
@@ -58,14 +58,11 @@ async def create_submission(
         submitted_at=body.submitted_at or utcnow(),
         status=SubmissionStatus.SUBMITTED.value,
     )
-    session.add(submission)
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise MissingReferenceError(
-            "the assignment or student was deleted while the submission was being saved"
-        ) from exc
+    reference_deleted = MissingReferenceError(
+        "the assignment or student was deleted while the submission was being saved"
+    )
+    async with refused_as(session, reference_deleted):
+        session.add(submission)
     return submission
 
 
@@ -91,7 +88,7 @@ async def update_submission(
     body: SubmissionUpdate,
 ) -> AssignmentSubmission:
     """Apply a partial update; a new or changed grade grades the submission and, once the
-    change is committed, tells the student on `notifications:{student_id}`."""
+    change is committed (never before), tells the student on `notifications:{student_id}`."""
     submission = await get_submission(session, access, submission_id, change=True)
     changes = body.model_dump(mode="json", exclude_unset=True)
     notification: LiveMessage | None = None
@@ -133,10 +130,10 @@ async def update_submission(
             grade=submission.grade,
             old_grade=old_grade,
         )
-    await session.commit()
-    # Only once saved: a student told of a grade must find it when they look.
+    await session.flush()
     if notification is not None:
-        await publish_best_effort(bus, [notification])
+        message = notification
+        after_commit(session, lambda: publish_best_effort(bus, [message]))
     return submission
 
 
@@ -155,5 +152,5 @@ async def delete_submission(
         grade=submission.grade,
     )
     await session.delete(submission)
-    await session.commit()
+    await session.flush()
     return submission

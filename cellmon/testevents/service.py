@@ -51,7 +51,7 @@ class TestEventService:
         # Expired events of every test id go on each write: the table stays small.
         await repository.remove_expired(self._session, self._oldest_kept(now))
         await repository.add(self._session, test_id, events, now)
-        await self._session.commit()
+        await self._session.flush()
         return TestEventsStored(test_id=test_id, received=len(events))
 
     async def events(self, test_id: str) -> TestEvents:
@@ -64,7 +64,7 @@ class TestEventService:
 
     async def clear(self, test_id: str) -> TestEventsDeleted:
         deleted = await repository.remove(self._session, test_id, self._oldest_kept(utcnow()))
-        await self._session.commit()
+        await self._session.flush()
         return TestEventsDeleted(test_id=test_id, deleted=deleted)
 
     async def test_ids(self) -> TestIds:

@@ -36,7 +36,6 @@ async def create_user(session: AsyncSession, admin: Principal, body: UserCreate)
     await audit.record(
         session, admin, "user.create", "user", user.id, email=user.email, role=user.role
     )
-    await session.commit()
     return user
 
 
@@ -67,5 +66,4 @@ async def update_user(
             for key, value in changes.items()
         },
     )
-    await session.commit()
     return user
