@@ -78,7 +78,7 @@ async def test_members_are_read_across_any_chunk_boundary(size: int) -> None:
         (b"\x1f", "truncated"),
         (b"\x1f\x8b", "truncated"),
         (b"\x1f\x8bnot a member", "invalid gzip body"),
-        (gzip.compress(b"cut short")[:-3], "truncated"),
+        (gzip.compress(b"cut short", mtime=0)[:-3], "truncated"),
     ],
 )
 @pytest.mark.parametrize("size", [1, 5, 100_000])
