@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cellmon.db.models import Student, StudentCellState, StudentSession
 from cellmon.events.pipeline import BatchOutcome
@@ -29,6 +29,21 @@ from tests.events.helpers import (
 )
 
 pytestmark = postgres_only
+
+
+async def until_a_transaction_waits_for_a_lock(app: FastAPI) -> None:
+    """Until a transaction on the test's database waits for another's lock (a row or a
+    unique key that an open transaction holds)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with app.state.database.sessions() as session:
+                if await session.scalar(waiting):
+                    return
+            await asyncio.sleep(0.01)
 
 
 async def record_while_paused(
@@ -126,7 +141,7 @@ async def test_a_student_two_batches_create_at_once_is_created_once_and_merged(
             ],
         )
     )
-    await asyncio.sleep(0.5)
+    await until_a_transaction_waits_for_a_lock(app)
     assert not second.done()
     pausing.release.set()
     async with asyncio.timeout(10):
