@@ -24,6 +24,7 @@ from typing import Any, Literal, Self
 
 import httpx
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cellmon.core.database import Database
@@ -521,13 +522,21 @@ class InfluxSink(TimeSeriesSink):
         """Take the tag's points out of the pending writes; how many were taken out."""
         dropped = 0
         statement = select(PendingTimeSeriesWrite.id, PendingTimeSeriesWrite.lines)
-        if not self._database.is_sqlite:
-            # Waits for a retry task's claim in progress (SQLite's writers take turns anyway).
-            statement = statement.with_for_update()
         try:
             async with self._database.writing() as session:
-                for row_id, text in (await session.execute(statement)).all():
-                    lines = text.split("\n")
+                if not self._database.is_sqlite:
+                    # A retry in progress replaces its row by a new one (`_keep_pending`): row
+                    # locks would wait for the old row and miss the new. The table lock waits
+                    # for every writer in progress and holds off new ones until the lines are
+                    # out (SQLite's writers take turns anyway).
+                    await session.execute(
+                        sql_text(
+                            f"LOCK TABLE {PendingTimeSeriesWrite.__tablename__} "
+                            "IN SHARE ROW EXCLUSIVE MODE"
+                        )
+                    )
+                for row_id, lines_text in (await session.execute(statement)).all():
+                    lines = lines_text.split("\n")
                     kept = [
                         line for line in lines if not line_has_tag(line, measurement, tag, value)
                     ]

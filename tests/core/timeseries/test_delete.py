@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
@@ -24,6 +24,7 @@ from tests.core.timeseries.influx_compat import (
     v2_compat_transport,
 )
 from tests.core.timeseries.test_influx import AWKWARD, T0
+from tests.events.helpers import postgres_only
 from tests.services import INFLUXDB_URL, influxql
 
 MEASUREMENT = "student_progress"
@@ -199,3 +200,59 @@ async def test_a_retry_failing_during_the_erasure_does_not_bring_the_lines_back(
     lines = row.lines.split("\n")
     assert row.points == len(lines) == 4 * len(USERS)
     assert not any(line_has_tag(line, MEASUREMENT, "userId", USERS[0]) for line in lines)
+
+
+@postgres_only
+async def test_an_erasure_waits_for_a_retry_that_replaces_its_row_and_clears_the_new_one(
+    make_sink: MakeSink, database: Database, closed_port_url: str
+) -> None:
+    """A retry replaces its pending row by a new one in one transaction. An erasure that
+    starts meanwhile must see the new row once the retry commits, not only the old one."""
+    down = await make_sink(url=closed_port_url, pending_interval_seconds=3600)
+    await down.write(everyones_points())
+    [row] = await pending_rows(database)
+    async with database.sessions() as retry:
+        # What `_keep_pending(replacing=…)` does, held open.
+        await retry.execute(
+            select(PendingTimeSeriesWrite.id)
+            .where(PendingTimeSeriesWrite.id == row.id)
+            .with_for_update()
+        )
+        await retry.execute(
+            delete(PendingTimeSeriesWrite).where(PendingTimeSeriesWrite.id == row.id)
+        )
+        now = datetime.now(UTC)
+        await retry.execute(
+            insert(PendingTimeSeriesWrite).values(
+                lines=row.lines,
+                points=row.points,
+                attempts=row.attempts + 1,
+                last_error="unavailable",
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+        erasing = asyncio.create_task(down.delete_tagged(MEASUREMENT, "userId", USERS[0]))
+        await until_a_transaction_waits_for_a_lock(database)
+        await retry.commit()
+    with pytest.raises(BackendUnavailable):
+        await erasing
+
+    [replaced] = await pending_rows(database)
+    lines = replaced.lines.split("\n")
+    assert replaced.id != row.id
+    assert not any(line_has_tag(line, MEASUREMENT, "userId", USERS[0]) for line in lines)
+    assert replaced.points == len(lines) == 4 * len(USERS)
+
+
+async def until_a_transaction_waits_for_a_lock(database: Database) -> None:
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with database.sessions() as session:
+                if await session.scalar(waiting):
+                    return
+            await asyncio.sleep(0.01)
