@@ -368,12 +368,29 @@ async def test_stop_postgres_for_a_while(production: ProductionStack, mode: str)
     assert all(worker.is_running() for worker in production.workers)
 
 
-async def test_kill_9_the_embedded_server_mid_stream(
+@dataclass
+class EmbeddedRun:
+    server: CellmonServer
+    driver: LoadDriver
+    stream: asyncio.Task[None]
+    database: Path
+    held: int
+
+    async def claimed_entries(self) -> int:
+        rows = await asyncio.to_thread(
+            sqlite_rows,
+            self.database,
+            "SELECT count(*) FROM queue_entries WHERE claimed_by IS NOT NULL",
+        )
+        return int(str(rows[0][0]))
+
+
+async def _embedded_server_holding_claims(
     processes: Processes,
     make_driver: Callable[[Sequence[str]], LoadDriver],
     tmp_path: Path,
-) -> None:
-    """`cellmon serve` alone: SQLite, the queue table and the worker in the server process."""
+) -> EmbeddedRun:
+    """`cellmon serve` on SQLite under load, frozen while its worker holds claimed entries."""
     data_dir = tmp_path / "embedded"
     database = data_dir / "cellmon.db"
     migrate.upgrade(URL.create("sqlite+aiosqlite", database=str(database)))
@@ -381,16 +398,25 @@ async def test_kill_9_the_embedded_server_mid_stream(
     driver = make_driver([server.url])
     stream = driver.start(EVENTS)
     await within(driver.wait_accepted(EVENTS // 3), "a third of the events accepted", driver)
+    run = EmbeddedRun(server, driver, stream, database, held=0)
+    run.held = await freeze_while_holding(server, run.claimed_entries, driver)
+    return run
 
-    async def claimed_entries() -> int:
-        rows = await asyncio.to_thread(
-            sqlite_rows,
-            database,
-            "SELECT count(*) FROM queue_entries WHERE claimed_by IS NOT NULL",
-        )
-        return int(str(rows[0][0]))
 
-    held = await freeze_while_holding(server, claimed_entries, driver)
+async def test_kill_9_the_embedded_server_mid_stream(
+    processes: Processes,
+    make_driver: Callable[[Sequence[str]], LoadDriver],
+    tmp_path: Path,
+) -> None:
+    """`cellmon serve` alone: SQLite, the queue table and the worker in the server process."""
+    run = await _embedded_server_holding_claims(processes, make_driver, tmp_path)
+    server, driver, stream, database, held = (
+        run.server,
+        run.driver,
+        run.stream,
+        run.database,
+        run.held,
+    )
     server.kill()
     assert held > 0
     await asyncio.to_thread(server.start)
@@ -493,23 +519,14 @@ async def test_sigterm_to_the_embedded_server_finishes_its_workers_batch(
 ) -> None:
     """`cellmon serve` alone, its worker inside: SIGTERM while the worker holds claimed rows
     leaves none claimed, and nothing accepted is lost."""
-    data_dir = tmp_path / "embedded"
-    database = data_dir / "cellmon.db"
-    migrate.upgrade(URL.create("sqlite+aiosqlite", database=str(database)))
-    server = processes.server(cellmon_env(data_dir=data_dir, extra=FAST_RECOVERY))
-    driver = make_driver([server.url])
-    stream = driver.start(EVENTS)
-    await within(driver.wait_accepted(EVENTS // 3), "a third of the events accepted", driver)
-
-    async def claimed_entries() -> int:
-        rows = await asyncio.to_thread(
-            sqlite_rows,
-            database,
-            "SELECT count(*) FROM queue_entries WHERE claimed_by IS NOT NULL",
-        )
-        return int(str(rows[0][0]))
-
-    held = await freeze_while_holding(server, claimed_entries, driver)
+    run = await _embedded_server_holding_claims(processes, make_driver, tmp_path)
+    server, driver, stream, database, held = (
+        run.server,
+        run.driver,
+        run.stream,
+        run.database,
+        run.held,
+    )
     server.send(signal.SIGTERM)
     server.send(signal.SIGCONT)
     status = await asyncio.to_thread(server.wait, STOP_WITHIN_SECONDS)
@@ -517,7 +534,7 @@ async def test_sigterm_to_the_embedded_server_finishes_its_workers_batch(
     assert_stopped_cleanly(server, status)
     # Stopped (its batch in hand finished), not cancelled with the server's other tasks.
     assert WORKER_STOPPED in server.log.read_text()
-    assert await claimed_entries() == 0
+    assert await run.claimed_entries() == 0
 
     await asyncio.to_thread(server.start)
     await within(stream, "every event accepted", driver)
