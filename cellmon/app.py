@@ -159,15 +159,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _document_schemas(app, EVENTS_OPENAPI_SCHEMAS)
     install_error_handlers(app)
     document_error_answers(app)
-    # Middleware added last runs first: trailing slash, CORS, rate limits, body limit, the
-    # direct routes.
-    app.add_middleware(DirectRoutes, routes=events_router.routes, prefix=api)
-    # The events routes bound their bodies themselves, after decompression.
+    # Middleware added last runs first: trailing slash, request tracking, CORS, rate limits,
+    # the direct routes, the body limit. The events routes bound their bodies themselves,
+    # after decompression: the direct one is served before the body limit, the test-event
+    # routes are exempt from it.
     app.add_middleware(
         BodyLimit,
         limit=settings.CELLMON_MAX_API_BODY_BYTES,
-        exempt=[f"{api}/events", f"{api}{testevents_router.prefix}"],
+        exempt=[f"{api}{testevents_router.prefix}"],
     )
+    app.add_middleware(DirectRoutes, routes=events_router.routes, prefix=api)
     app.add_middleware(RateLimits, rules=rate_limit_rules, api_prefix=api)
     origins = settings.BACKEND_CORS_ORIGINS
     app.add_middleware(
