@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.auth import passwords, repository
 from cellmon.auth.principal import Principal, Role
 from cellmon.core.errors import ConflictError
+from cellmon.core.unit_of_work import refused_as
 from cellmon.db.models import User
 
 logger = logging.getLogger(__name__)
@@ -58,22 +58,22 @@ async def create_user(
     """A new account (flushed, not committed); ConflictError when the address is taken."""
     email = normalise_email(email)
     check_password_rules(password, email)
+    taken = ConflictError(f"an account with the e-mail address {email!r} already exists")
     if await repository.get_by_email(session, email) is not None:
-        raise ConflictError(f"an account with the e-mail address {email!r} already exists")
-    user = User(
-        email=email,
-        full_name=full_name,
-        role=role.value,
-        password_hash=await passwords.hash_password(password),
-        is_active=True,
-        tokens_valid_after=datetime.now(UTC),
-    )
-    session.add(user)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise ConflictError(f"an account with the e-mail address {email!r} already exists") from exc
+        raise taken
+    password_hash = await passwords.hash_password(password)
+    # The check above and this insert race with another request for the same address.
+    async with refused_as(session, taken):
+        user = User(
+            email=email,
+            full_name=full_name,
+            role=role.value,
+            password_hash=password_hash,
+            is_active=True,
+            tokens_valid_after=datetime.now(UTC),
+        )
+        session.add(user)
+        await session.flush()
     return user
 
 
