@@ -219,9 +219,12 @@ async def freeze_while_holding(
     return await within(attempt(), f"{process.name} holding queue entries", driver)
 
 
-async def test_kill_9_a_worker_mid_stream(production: ProductionStack) -> None:
+async def _worker_frozen_holding(
+    production: ProductionStack, victim: CellmonProcess
+) -> tuple[asyncio.Task[None], int, list[str]]:
+    """Events streaming in, and `victim` frozen while its consumers hold claimed entries: the
+    stream, how many entries it holds, and its consumer names."""
     driver = production.driver
-    victim, survivor = production.workers
     stream = production.post(EVENTS)
     await within(driver.wait_accepted(EVENTS // 3), "a third of the events accepted", driver)
 
@@ -230,7 +233,13 @@ async def test_kill_9_a_worker_mid_stream(production: ProductionStack) -> None:
         return sum(pending[name] for name in await production.consumers_of(victim))
 
     held = await freeze_while_holding(victim, victim_holds, driver)
-    victim_consumers = await production.consumers_of(victim)
+    return stream, held, await production.consumers_of(victim)
+
+
+async def test_kill_9_a_worker_mid_stream(production: ProductionStack) -> None:
+    driver = production.driver
+    victim, survivor = production.workers
+    stream, held, victim_consumers = await _worker_frozen_holding(production, victim)
     victim.kill()
     assert held > 0
 
@@ -488,15 +497,7 @@ async def test_sigterm_to_a_worker_finishes_the_batches_it_holds(
 ) -> None:
     driver = production.driver
     victim, survivor = production.workers
-    stream = production.post(EVENTS)
-    await within(driver.wait_accepted(EVENTS // 3), "a third of the events accepted", driver)
-
-    async def victim_holds() -> int:
-        pending = await production.pending_per_consumer()
-        return sum(pending[name] for name in await production.consumers_of(victim))
-
-    held = await freeze_while_holding(victim, victim_holds, driver)
-    victim_consumers = await production.consumers_of(victim)
+    stream, held, victim_consumers = await _worker_frozen_holding(production, victim)
     victim.send(signal.SIGTERM)
     victim.send(signal.SIGCONT)
     status = await asyncio.to_thread(victim.wait, STOP_WITHIN_SECONDS)
