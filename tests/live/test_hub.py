@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from cellmon.core.bus.in_process import InProcessBus
 from cellmon.live.hub import CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER, LiveHub
@@ -96,9 +97,11 @@ async def test_only_subscribed_channels_are_delivered(hub: LiveHub) -> None:
 
 
 async def test_a_slow_client_is_dropped_without_holding_up_the_others(hub: LiveHub) -> None:
+    dropped_before = _sample("cellmon_websocket_slow_clients_dropped_total")
     fast, slow = FakeSocket(), FakeSocket(open_gate=False)
     fast_subscriber = hub.connect(fast.send, fast.close)
     slow_subscriber = hub.connect(slow.send, slow.close)
+    assert _sample("cellmon_websocket_connections") == 2
     hub.subscribe(fast_subscriber, ["broadcast"])
     hub.subscribe(slow_subscriber, ["broadcast"])
 
@@ -111,6 +114,9 @@ async def test_a_slow_client_is_dropped_without_holding_up_the_others(hub: LiveH
     assert slow_subscriber.closed
     assert hub.subscribers_of("broadcast") == 1
     assert hub.subscriber_count == 1
+    # What /metrics reports of it.
+    assert _sample("cellmon_websocket_slow_clients_dropped_total") == dropped_before + 1
+    assert _sample("cellmon_websocket_connections") == 1
 
     # Once it reads again, the dropped client gets the reason, then the close code.
     slow.gate.set()
@@ -206,3 +212,8 @@ async def test_stop_closes_every_connection_as_going_away() -> None:
     assert socket.closed_with == (CLOSE_GOING_AWAY, "server shutting down")
     assert live_hub.subscriber_count == 0
     await bus.close()
+
+
+def _sample(name: str) -> float:
+    value = REGISTRY.get_sample_value(name)
+    return 0.0 if value is None else value
