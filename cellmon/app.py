@@ -44,6 +44,7 @@ from cellmon.notebooks.router import router as notebooks_router
 from cellmon.progress.router import router as progress_router
 from cellmon.ratelimits.middleware import RateLimits
 from cellmon.ratelimits.rules import RateLimitRules
+from cellmon.rosters.router import router as rosters_router
 from cellmon.students.router import router as students_router
 from cellmon.submissions.router import router as submissions_router
 from cellmon.testevents.router import router as testevents_router
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events_router,
         executions_router,
         classes_router,
+        rosters_router,
         ingest_keys_router,
         assignments_router,
         submissions_router,

@@ -95,6 +95,8 @@ RULES: dict[tuple[str, str], dict[str, object]] = {
     ("POST", "/api/v1/classes/{class_id}/students"): TEACHES_A,
     ("GET", "/api/v1/classes/{class_id}/students"): TEACHES_A,
     ("DELETE", "/api/v1/classes/{class_id}/students/{student_id}"): TEACHES_A,
+    ("POST", "/api/v1/classes/{class_id}/roster"): TEACHES_A,
+    ("POST", "/api/v1/classes/{class_id}/roster/csv"): TEACHES_A,
     ("GET", "/api/v1/classes/{class_id}/instructors"): TEACHES_A,
     ("POST", "/api/v1/classes/{class_id}/instructors"): TEACHES_A,
     ("DELETE", "/api/v1/classes/{class_id}/instructors/{user_id}"): TEACHES_A,
@@ -259,6 +261,11 @@ def _request(method: str, path: str, world: World) -> dict[str, Any]:
         ("PATCH", "/api/v1/classes/{class_id}"): {"json": {"description": "changed"}},
         ("DELETE", "/api/v1/classes/{class_id}"): {"params": {"cascade": "true"}},
         ("POST", "/api/v1/classes/{class_id}/students"): {"json": {"student_id": ids["student_a"]}},
+        ("POST", "/api/v1/classes/{class_id}/roster"): {"json": [{"email": S1_EMAIL}]},
+        ("POST", "/api/v1/classes/{class_id}/roster/csv"): {
+            "content": f"email\n{S1_EMAIL}\n",
+            "headers": {"Content-Type": "text/csv"},
+        },
         ("POST", "/api/v1/classes/{class_id}/instructors"): {
             "json": {"email": "spare@example.org"}
         },

@@ -1,0 +1,1 @@
+from tests.lms_factories import world  # noqa: F401  (the access tests' shared world)
