@@ -6,6 +6,7 @@ import { el, setText } from "./dom.js";
 import { LiveChannel } from "./live.js";
 import { AttentionView, HeatmapView, TimelineView } from "./panels.js";
 import { RosterView } from "./roster.js";
+import { RosterImport } from "./roster_import.js";
 import {
   REFRESH_MS,
   RefreshSchedule,
@@ -45,6 +46,7 @@ const attention = new AttentionView($("attention-list"), {
 });
 const heatmap = new HeatmapView($("heatmap"), $("notebook-picker"));
 const timeline = new TimelineView($("timeline-chart"), $("timeline-summary"));
+new RosterImport($("roster-import"), { classId: () => state.classId, onImported: () => refreshNow("roster") });
 
 const live = new LiveChannel({
   onMessage: receive,
