@@ -1,0 +1,181 @@
+"""The sender's rules: batches, gzip, back-off, refusals, and the on-disk queue."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cellmon.client.outbox import Outbox
+from cellmon.client.sender import Sender
+from tests.client.recording_server import RecordingServer, serving
+
+
+@pytest.fixture
+def server() -> Iterator[RecordingServer]:
+    yield from serving()
+
+
+@pytest.fixture
+def queue_path(tmp_path: Path) -> Path:
+    return tmp_path / "queue.sqlite3"
+
+
+def event(n: int = 0) -> dict[str, Any]:
+    return {"eventId": str(uuid.uuid4()), "eventType": "cell_executed", "executionCount": n}
+
+
+def start(queue_path: Path, **options: Any) -> Sender:
+    sender = Sender(queue_path, **options)
+    sender.start()
+    return sender
+
+
+def test_batches_hold_at_most_batch_size_events_gzipped(
+    server: RecordingServer, queue_path: Path
+) -> None:
+    sender = start(queue_path, batch_size=100, batch_seconds=0.2)
+    sent = [event(n) for n in range(250)]
+    for item in sent:
+        sender.submit(server.url + "?key=k", item)
+    try:
+        requests = server.wait_for(3)
+    finally:
+        sender.close(5)
+    assert all(len(request.events) <= 100 for request in requests)
+    assert sorted(server.taken_ids()) == sorted(item["eventId"] for item in sent)
+    assert requests[0].headers["Content-Encoding"] == "gzip"
+    assert requests[0].headers["Content-Type"] == "application/json"
+    assert requests[0].path == "/api/v1/events?key=k"
+
+
+def test_events_wait_for_a_full_batch_before_batch_seconds(
+    server: RecordingServer, queue_path: Path
+) -> None:
+    sender = start(queue_path, batch_size=10, batch_seconds=60)
+    try:
+        for n in range(10):
+            sender.submit(server.url, event(n))
+        requests = server.wait_for(1)
+    finally:
+        sender.close(5)
+    # The first nine waited for the tenth rather than going alone.
+    assert [len(request.events) for request in requests] == [10]
+
+
+def test_close_sends_what_waits_without_waiting_for_the_batch(
+    server: RecordingServer, queue_path: Path
+) -> None:
+    sender = start(queue_path, batch_size=100, batch_seconds=60)
+    sent = [event(n) for n in range(3)]
+    for item in sent:
+        sender.submit(server.url, item)
+    sender.close(5)
+    assert server.taken_ids() == [item["eventId"] for item in sent]
+
+
+def test_5xx_and_429_are_retried_until_taken(server: RecordingServer, queue_path: Path) -> None:
+    server.script.statuses = [503, 429]
+    server.script.retry_after = "0"
+    sender = start(queue_path, batch_seconds=0)
+    sent = event()
+    sender.submit(server.url, sent)
+    try:
+        requests = server.wait_for(3)
+    finally:
+        sender.close(5)
+    assert [request.status for request in requests] == [503, 429, 202]
+    assert all(request.events == [sent] for request in requests)
+    assert server.taken_ids() == [sent["eventId"]]
+
+
+def test_a_4xx_drops_the_events_and_says_so_once(
+    server: RecordingServer, queue_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.script.statuses = [401, 401]
+    sender = start(queue_path, batch_seconds=0)
+    try:
+        for n in range(3):
+            sender.submit(server.url, event(n))
+            server.wait_for(n + 1)
+    finally:
+        sender.close(5)
+    assert [request.status for request in server.received] == [401, 401, 202]
+    refusals = [record for record in caplog.records if "refused" in record.getMessage()]
+    assert len(refusals) == 1
+    assert "401" in refusals[0].getMessage()
+
+
+def test_a_batch_refused_as_invalid_is_split_down_to_the_bad_event(
+    server: RecordingServer, queue_path: Path
+) -> None:
+    # The whole batch, then its first half, then that half's first event are refused; the
+    # rest goes at once, without waiting for the batch to fill again.
+    server.script.statuses = [422, 422, 422]
+    sender = start(queue_path, batch_size=4, batch_seconds=60)
+    sent = [event(n) for n in range(4)]
+    for item in sent:
+        sender.submit(server.url, item)
+    try:
+        requests = server.wait_for(4)
+    finally:
+        sender.close(5)
+    assert [len(request.events) for request in requests] == [4, 2, 1, 3]
+    assert server.taken_ids() == [item["eventId"] for item in sent[1:]]
+
+
+def test_events_left_queued_are_sent_by_the_next_kernel(
+    server: RecordingServer, queue_path: Path
+) -> None:
+    server.script.default = 503
+    first = start(queue_path, batch_seconds=0)
+    sent = [event(n) for n in range(5)]
+    for item in sent:
+        first.submit(server.url, item)
+    server.wait_for(1)
+    first.close(0.5)
+    assert server.taken_ids() == []
+
+    server.script.default = 202
+    second = start(queue_path, batch_seconds=0)
+    try:
+        server.wait_for(len(server.received) + 1)
+    finally:
+        second.close(5)
+    assert sorted(server.taken_ids()) == sorted(item["eventId"] for item in sent)
+
+
+def test_kernels_sharing_the_queue_send_each_event_once(
+    server: RecordingServer, queue_path: Path
+) -> None:
+    server.script.default = 503
+    first = start(queue_path, batch_size=5, batch_seconds=0)
+    sent = [event(n) for n in range(40)]
+    for item in sent:
+        first.submit(server.url, item)
+    server.wait_for(1)
+    first.close(0.5)
+
+    server.script.default = 202
+    senders = [start(queue_path, batch_size=5, batch_seconds=0) for _ in range(3)]
+    with server.arrived:
+        server.arrived.wait_for(lambda: len(server.taken_ids()) >= len(sent), 10)
+    for sender in senders:
+        sender.close(5)
+    taken = server.taken_ids()
+    assert sorted(taken) == sorted(item["eventId"] for item in sent)
+
+
+def test_an_unreachable_server_leaves_events_queued(queue_path: Path) -> None:
+    # Port 9 (discard) on localhost: nothing listens, the connection is refused at once.
+    sender = start(queue_path, batch_seconds=0)
+    sender.submit("http://127.0.0.1:9/api/v1/events", event())
+    sender.close(1)
+    outbox = Outbox(queue_path)
+    try:
+        assert outbox.waiting(float("inf")).count == 1
+    finally:
+        outbox.close()
