@@ -1,4 +1,4 @@
-"""The `cellmon` command line: serve, worker, db, dlq, users."""
+"""The `cellmon` command line: serve, worker, db, dlq, users, simulate."""
 
 from __future__ import annotations
 
@@ -427,6 +427,51 @@ async def ensure_first_admin(settings: Settings) -> None:
         logger.info("created the first admin account from CELLMON_ADMIN_EMAIL")
 
 
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text}: not above 0")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error message
+    return parse
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> None:
+    from rich.console import Console
+
+    from cellmon.simulate.account import SetupError
+    from cellmon.simulate.runner import DEFAULT_URL, SimulationOptions, run
+
+    if args.email and args.key:
+        raise CommandError("--email makes a class and its key: give it or --key, not both")
+    password = None
+    if args.email:
+        password = os.environ.get("CELLMON_SIMULATE_PASSWORD") or read_password(
+            f"password of {args.email}: ", confirm=False
+        )
+    options = SimulationOptions(
+        url=args.url or DEFAULT_URL,
+        students=args.students,
+        minutes=args.minutes,
+        seed=secrets.randbelow(1_000_000) if args.seed is None else args.seed,
+        speed=args.speed,
+        email=args.email,
+        password=password,
+        key=args.key,
+        connections=args.connections,
+    )
+    try:
+        result = run(options, Console())
+    except SetupError as exc:
+        raise CommandError(str(exc)) from exc
+    if result.stopped:
+        sys.exit(130)
+    if result.stats.rejected or result.stats.failed:
+        sys.exit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cellmon", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -481,6 +526,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reset.add_argument("email")
     users.set_defaults(handler=_users)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="simulate a class of students posting to a cellmon server (a demo, a load)",
+        description="Simulate a class running a lesson's notebook: each student's events posted "
+        "as the JupyterLab extension posts them. With --email (an instructor's or admin's "
+        "account; its password from CELLMON_SIMULATE_PASSWORD, or asked) it makes a class and "
+        "its ingest key first. Ctrl-C stops it with the summary.",
+    )
+    simulate.add_argument("--url", default=None, help="the server (default http://127.0.0.1:8000)")
+    simulate.add_argument("--students", type=_positive(int), default=200, help="default 200")
+    simulate.add_argument(
+        "--minutes", type=_positive(float), default=10.0, help="the lesson's length (default 10)"
+    )
+    simulate.add_argument(
+        "--seed", type=int, help="the same seed, the same class and events (default: random)"
+    )
+    simulate.add_argument(
+        "--speed",
+        type=_positive(float),
+        default=1.0,
+        help="lesson time runs this many times faster (a load: e.g. 10; default 1)",
+    )
+    simulate.add_argument(
+        "--email",
+        default=os.environ.get("CELLMON_SIMULATE_EMAIL"),
+        help="the account that makes the class (default: CELLMON_SIMULATE_EMAIL)",
+    )
+    simulate.add_argument(
+        "--key",
+        default=os.environ.get("CELLMON_SIMULATE_KEY"),
+        help="instead of --email, post to the class of this ingest key (CELLMON_SIMULATE_KEY)",
+    )
+    simulate.add_argument(
+        "--connections",
+        type=_positive(int),
+        default=100,
+        help="HTTP connections at most (default 100)",
+    )
+    simulate.set_defaults(handler=_simulate)
 
     db = commands.add_parser("db", help="database migrations")
     db.add_argument("db_command", choices=["upgrade", "downgrade"])
