@@ -18,6 +18,7 @@ from cellmon.classes.router import router as classes_router
 from cellmon.classroom.router import router as classroom_router
 from cellmon.core.backends import Backends, build_backends, build_limiter
 from cellmon.core.body_limit import BodyLimit
+from cellmon.core.cors import CorsPolicy
 from cellmon.core.database import Database
 from cellmon.core.http import (
     DirectRoutes,
@@ -49,9 +50,6 @@ from cellmon.students.router import router as students_router
 from cellmon.submissions.router import router as submissions_router
 from cellmon.testevents.router import router as testevents_router
 from cellmon.users.router import router as users_router
-
-# JupyterLab on the teacher's or student's own machine, on whatever port it picked.
-LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
 API_DESCRIPTION = """
 Collects the cell executions that students' JupyterLab posts, records them, streams them live
@@ -161,27 +159,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _document_schemas(app, EVENTS_OPENAPI_SCHEMAS)
     install_error_handlers(app)
     document_error_answers(app)
-    # Middleware added last runs first: trailing slash, request tracking, CORS, rate limits,
-    # the direct routes, the body limit. The events routes bound their bodies themselves,
-    # after decompression: the direct one is served before the body limit, the test-event
-    # routes are exempt from it.
+    # Middleware added last runs first: the direct routes (which do the trailing slash,
+    # request tracking and CORS of their own), then for every other request the trailing
+    # slash, request tracking, CORS, rate limits and the body limit. The test-event routes
+    # bound their bodies themselves, after decompression.
+    cors = CorsPolicy(tuple(settings.BACKEND_CORS_ORIGINS))
     app.add_middleware(
         BodyLimit,
         limit=settings.CELLMON_MAX_API_BODY_BYTES,
         exempt=[f"{api}{testevents_router.prefix}"],
     )
-    app.add_middleware(DirectRoutes, routes=events_router.routes, prefix=api)
     app.add_middleware(RateLimits, rules=rate_limit_rules, api_prefix=api)
-    origins = settings.BACKEND_CORS_ORIGINS
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=origins,
-        allow_origin_regex=None if "*" in origins else LOCAL_ORIGINS,
-        allow_methods=["*"],
-        allow_headers=["*"],
-        max_age=600,
-    )
+    app.add_middleware(CORSMiddleware, **cors.middleware_options())
     # Inside StripTrailingSlash, which copies the scope: the router's choice of route is seen.
     app.add_middleware(RequestTracking)
     app.add_middleware(StripTrailingSlash)
+    app.add_middleware(DirectRoutes, routes=events_router.routes, prefix=api, cors=cors)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -16,12 +17,15 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cellmon.core.api_types import ErrorMessage
+from cellmon.core.cors import ORIGIN_HEADER, CorsPolicy
 from cellmon.core.errors import (
     BackendUnavailable,
     ConflictError,
     MissingReferenceError,
     NotFoundError,
 )
+from cellmon.core.logging import current_request_id
+from cellmon.core.request_tracking import REQUEST_ID_HEADER, RouteLatency, request_id_of
 
 RETRY_AFTER_SECONDS = 5
 # A 422 echoes each wrong value back only up to this size (as JSON), so that its answer does
@@ -55,19 +59,28 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class DirectRoutes:
-    """Serve a few hot routes by calling their endpoint at once, before routing.
+    """Serve a few hot routes by calling their endpoint at once, before every other middleware.
 
-    On the way to an endpoint, the router tries every route's pattern and FastAPI wraps the
-    call in its exception middlewares and solves its dependencies: on a one-event POST that is
-    more CPU than the endpoint's own work. A direct route's endpoint takes the Request alone
-    and returns a Response; the route stays registered with the app, which documents it in
-    OpenAPI. Installed inside CORSMiddleware and StripTrailingSlash, so their work still
-    applies; an exception the app has a handler for gets that handler's response.
+    On the way to an endpoint, each middleware is one more call and a wrapper of `send`, the
+    router tries every route's pattern, and FastAPI wraps the call in its exception
+    middlewares and solves its dependencies: on a one-event POST that is more CPU than the
+    endpoint's own work. What the generic layers give every other route, a direct route gets
+    here in one step: its path with or without a trailing slash, the request id and the
+    duration (core/request_tracking.py), the CORS headers of its answer (`cors`; a preflight is
+    an OPTIONS request, answered by CORSMiddleware), and the app's handler's response for an
+    exception it has a handler for. Limits (rate, body size) are the endpoint's own.
+
+    A direct route's endpoint takes the Request alone and returns a Response; the route stays
+    registered with the app, which documents it in OpenAPI.
     """
 
-    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute], prefix: str = "") -> None:
+    def __init__(
+        self, app: ASGIApp, routes: Sequence[BaseRoute], prefix: str, cors: CorsPolicy
+    ) -> None:
         """`routes`: those of an APIRouter, included in the app under `prefix`."""
         self.app = app
+        self._cors = cors
+        self._latency = RouteLatency()
         self._endpoints: dict[tuple[str, str], Endpoint] = {}
         for route in routes:
             if not isinstance(route, APIRoute):
@@ -91,16 +104,36 @@ class DirectRoutes:
             root_path: str = scope.get("root_path", "")
             if root_path and path.startswith(root_path):
                 path = path[len(root_path) :]
+            if len(path) > 1:
+                path = path.rstrip("/")
             endpoint = self._endpoints.get((scope["method"], path))
             if endpoint is not None:
-                request = Request(scope, receive, send)
-                try:
-                    response = await endpoint(request)
-                except Exception as exc:
-                    response = await _handled(request, exc)
-                await response(scope, receive, send)
+                await self._serve(endpoint, path, scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    async def _serve(
+        self, endpoint: Endpoint, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        started = time.perf_counter()
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        request_id = request_id_of(headers)
+        token = current_request_id.set(request_id)
+        status = 500
+        try:
+            request = Request(scope, receive, send)
+            try:
+                response = await endpoint(request)
+            except Exception as exc:
+                response = await _handled(request, exc)
+            status = response.status_code
+            origin = next((value for name, value in headers if name == ORIGIN_HEADER), None)
+            response.raw_headers.append((REQUEST_ID_HEADER, request_id.encode("ascii")))
+            response.raw_headers.extend(self._cors.answer_headers(origin))
+            await response(scope, receive, send)
+        finally:
+            current_request_id.reset(token)
+            self._latency.observe(scope["method"], path, status, time.perf_counter() - started)
 
 
 async def _handled(request: Request, exc: Exception) -> Response:

@@ -1,8 +1,8 @@
 """`POST /api/v1/events`: where every student's JupyterLab sends its events.
 
 The hottest route of all: the app serves it as a direct route (core/http.py DirectRoutes),
-without routing or dependency solving, so its endpoint takes the Request alone (and reads its
-`key` query parameter itself).
+before the other middlewares, without routing or dependency solving, so its endpoint takes the
+Request alone, reads its `key` query parameter itself and counts its own rate limits.
 
 The extension sends no headers of its own and posts to its `serverUrl` as it is, so a class's
 ingest key travels in that URL (`?key=`). Events with a key belong to its class; a key that is
@@ -32,6 +32,7 @@ from cellmon.events.service import (
     read_body,
 )
 from cellmon.ingestkeys.service import KEY_PARAMETER, ingest_key, resolver_of
+from cellmon.ratelimits.service import ingest_refusal, refusal_response
 
 router = APIRouter(tags=["events"])
 
@@ -121,6 +122,9 @@ async def post_events(request: Request) -> Response:
     queue = await get_queue(request)
     class_id: int | None = None
     key = ingest_key(request.scope["query_string"])
+    refused = await ingest_refusal(request.scope, key)
+    if refused is not None:
+        return refusal_response(*refused)
     if key is not None:
         class_id = await resolver_of(request).class_of(key, await get_database(request))
         if class_id is None:

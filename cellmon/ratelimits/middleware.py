@@ -1,4 +1,4 @@
-"""The ingest and write limits, applied before any route (the direct ingest route included)."""
+"""The write limits, applied before routing (the events route counts its own: service.py)."""
 
 from __future__ import annotations
 
@@ -7,38 +7,28 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cellmon.auth.deps import SESSION_COOKIE
 from cellmon.auth.tokens import InvalidToken, TokenCodec
-from cellmon.core.ratelimit import RateLimit, digest
-from cellmon.ingestkeys.service import ingest_key
 from cellmon.ratelimits.rules import RateLimitRules
-from cellmon.ratelimits.service import (
-    client_address,
-    first_refusal,
-    limiter_of,
-    refusal_response,
-)
+from cellmon.ratelimits.service import client_address, first_refusal, limiter_of, refusal_response
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-DIGEST_CACHE_SIZE = 4096
 
 
 class RateLimits:
-    """Counts `POST {api}/events` per ingest key and per address, and every other write under
-    the API per account (the signature of its token checked) or per address; answers 429
-    with Retry-After over a limit.
+    """Counts every write under the API per account (the signature of its token checked) or
+    per address; answers 429 with Retry-After over the limit.
 
     Installed inside CORSMiddleware, so that a browser's client reads the 429 rather than a
-    blocked response, and outside DirectRoutes, which serves the events route. Sign-in is
-    limited in its route (auth/router.py), where the e-mail address is read.
+    blocked response. Sign-in is limited in its route (auth/router.py), where the e-mail
+    address is read; the events route, served before every middleware (core/http.py
+    DirectRoutes), counts its own hits per key and per address (`ingest_refusal`).
     """
 
     def __init__(self, app: ASGIApp, rules: RateLimitRules, api_prefix: str) -> None:
         self.app = app
         self._rules = rules
-        self._events_path = f"{api_prefix}/events"
         self._api_prefix = f"{api_prefix}/"
-        self._digests: dict[str, str] = {}
         self._not_writes = frozenset(
-            {self._events_path, f"{api_prefix}/auth/token", f"{api_prefix}/auth/session"}
+            {f"{api_prefix}/events", f"{api_prefix}/auth/token", f"{api_prefix}/auth/session"}
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,37 +37,14 @@ class RateLimits:
             root_path: str = scope.get("root_path", "")
             if root_path and path.startswith(root_path):
                 path = path[len(root_path) :]
-            if path == self._events_path:
-                checks = self._ingest_checks(scope)
-            elif path.startswith(self._api_prefix) and path not in self._not_writes:
-                checks = self._write_checks(scope)
-            else:
-                checks = []
-            refused = await first_refusal(limiter_of(scope), checks) if checks else None
-            if refused is not None:
-                await refusal_response(*refused)(scope, receive, send)
-                return
+            if path.startswith(self._api_prefix) and path not in self._not_writes:
+                refused = await first_refusal(
+                    limiter_of(scope), [(self._rules.writes_per_user, _writer(scope))]
+                )
+                if refused is not None:
+                    await refusal_response(*refused)(scope, receive, send)
+                    return
         await self.app(scope, receive, send)
-
-    def _ingest_checks(self, scope: Scope) -> list[tuple[RateLimit | None, str]]:
-        checks: list[tuple[RateLimit | None, str]] = []
-        key = ingest_key(scope["query_string"])
-        if key:
-            checks.append((self._rules.ingest_per_key, self._digest(key)))
-        checks.append((self._rules.ingest_per_address, client_address(scope)))
-        return checks
-
-    def _digest(self, key: str) -> str:
-        """A class's students send the same few keys all day: each is hashed once."""
-        digested = self._digests.get(key)
-        if digested is None:
-            if len(self._digests) >= DIGEST_CACHE_SIZE:
-                self._digests.clear()
-            digested = self._digests[key] = digest(key)
-        return digested
-
-    def _write_checks(self, scope: Scope) -> list[tuple[RateLimit | None, str]]:
-        return [(self._rules.writes_per_user, _writer(scope))]
 
 
 def _writer(scope: Scope) -> str:

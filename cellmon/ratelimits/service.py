@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -53,6 +54,20 @@ def client_address(scope: Scope) -> str:
     proxy is one of FORWARDED_ALLOW_IPS)."""
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
+
+
+# A class's students send the same few keys all day: each is hashed once.
+_key_digest = functools.lru_cache(maxsize=4096)(digest)
+
+
+async def ingest_refusal(scope: Scope, key: str | None) -> tuple[RateLimit, Verdict] | None:
+    """Counts an events request per ingest key (when it has one) and per address."""
+    rules: RateLimitRules = scope["app"].state.rate_limit_rules
+    checks: list[tuple[RateLimit | None, str]] = []
+    if key:
+        checks.append((rules.ingest_per_key, _key_digest(key)))
+    checks.append((rules.ingest_per_address, client_address(scope)))
+    return await first_refusal(limiter_of(scope), checks)
 
 
 def rules_of(connection: HTTPConnection) -> RateLimitRules:

@@ -1,4 +1,5 @@
-"""DirectRoutes: a hot route served before routing keeps the app's error handling."""
+"""DirectRoutes: a hot route served before every middleware keeps the app's error handling,
+path normalisation, request ids and CORS answers."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from cellmon.core.cors import CorsPolicy
 from cellmon.core.errors import BackendUnavailable
 from cellmon.core.http import DirectRoutes, install_error_handlers
 
 
 class Broken(Exception):
     pass
+
+
+CORS = CorsPolicy(("https://jupyter.example.edu",))
 
 
 def direct_app() -> FastAPI:
@@ -37,14 +42,14 @@ def direct_app() -> FastAPI:
 
     app.include_router(hot_router, prefix="/api")
     install_error_handlers(app)
-    app.add_middleware(DirectRoutes, routes=hot_router.routes, prefix="/api")
+    app.add_middleware(DirectRoutes, routes=hot_router.routes, prefix="/api", cors=CORS)
     return app
 
 
-async def post(app: FastAPI, path: str) -> httpx.Response:
+async def post(app: FastAPI, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        return await client.post(path)
+        return await client.post(path, headers=headers)
 
 
 async def test_direct_route_and_the_others_are_served() -> None:
@@ -81,4 +86,36 @@ def test_a_route_with_dependencies_cannot_be_direct() -> None:
         return value
 
     with pytest.raises(ValueError, match="takes the Request alone"):
-        DirectRoutes(FastAPI(), router.routes)
+        DirectRoutes(FastAPI(), router.routes, "", CORS)
+
+
+async def test_a_trailing_slash_reaches_the_direct_route() -> None:
+    hot = await post(direct_app(), "/api/hot/")
+    assert (hot.status_code, hot.json()) == (202, {"routed": False})
+
+
+async def test_the_direct_route_answers_a_request_id() -> None:
+    app = direct_app()
+    given = await post(app, "/api/hot", headers={"X-Request-ID": "edge-7f3a"})
+    assert given.headers["X-Request-ID"] == "edge-7f3a"
+    made = await post(app, "/api/hot", headers={"X-Request-ID": "has space"})
+    assert made.headers["X-Request-ID"] not in ("", "has space")
+    failed = await post(app, "/api/hot?fail=backend")
+    assert failed.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("https://jupyter.example.edu", "https://jupyter.example.edu"),
+        ("http://localhost:8888", "http://localhost:8888"),
+        ("https://evil.example.com", None),
+        (None, None),
+    ],
+)
+async def test_the_direct_route_answers_cors_headers_of_the_policy(
+    origin: str | None, allowed: str | None
+) -> None:
+    response = await post(direct_app(), "/api/hot", headers={"Origin": origin} if origin else None)
+    assert response.headers.get("access-control-allow-origin") == allowed
+    assert response.headers["vary"] == "Origin"
