@@ -213,8 +213,8 @@ class Stack:
             if not key.startswith(("POSTGRES_", "REDIS_", "INFLUXDB_", "CELLMON_"))
             or key in TUNABLE_SETTINGS
         }
-        env["CELLMON_LOG_LEVEL"] = "WARNING"
-        env["CELLMON_LOG_FORMAT"] = "json"
+        # Logging as `make run` and the image have it (INFO, no access log unless
+        # CELLMON_ACCESS_LOG): a run measures the server an operator starts.
         env.update(RAISED_LIMITS)
         self.data_dir = Path(tempfile.mkdtemp(prefix="cellmon-bench-"))
         env["CELLMON_DATA_DIR"] = str(self.data_dir)
