@@ -1,7 +1,8 @@
 """Schemathesis over every operation of the served OpenAPI document, and along its links.
 
 Each operation gets valid and invalid requests generated from the document, sent to the real
-app (in-process, on SQLite and PostgreSQL), once signed in as an admin and once as nobody. Every
+app (in-process), signed in as each role and as nobody: an admin on SQLite and PostgreSQL, an
+instructor, a student and nobody on SQLite (their refusals come from the same rules). Every
 answer must be no 5xx, a status code, content type and body the document describes for that
 operation. The budget (examples per operation, stateful steps) keeps the whole file to about a
 minute on the 2-core machine.
@@ -31,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from cellmon.db.models import User
-from tests.accounts import bearer
+from tests.accounts import bearer, create_account
 
 CHECKS = [
     not_a_server_error,
@@ -177,4 +178,15 @@ async def test_every_operation_answers_as_documented_to_nobody(
     app: FastAPI, anonymous_client: httpx.AsyncClient
 ) -> None:
     failures = await run_schemathesis(app, anonymous_client, dict)
+    assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("role", ["instructor", "student"])
+async def test_every_operation_answers_as_documented_to_each_role(
+    app: FastAPI, anonymous_client: httpx.AsyncClient, role: str
+) -> None:
+    account = await create_account(app, f"fuzzed-{role}@example.org", role)
+    failures = await run_schemathesis(app, anonymous_client, lambda: bearer(app, account))
     assert not failures, "\n\n".join(failures)
