@@ -68,6 +68,10 @@ class ClassRoster(BaseModel):
     class_id: int
     class_name: str
     generated_at: datetime
+    position: int = Field(
+        description="The live position the roster was read at: it includes every live message "
+        "of this position or lower (the messages' `position` on /ws) and none of a higher one."
+    )
     active_minutes: int = Field(description="The window that tells `active` from `idle`.")
     stuck_threshold: int = Field(description="Errors in a row on one cell that make `stuck`.")
     totals: RosterTotals
@@ -122,3 +126,7 @@ class HelpResolution(BaseModel):
     help_active: bool
     was_active: bool = Field(description="False when there was no open request to close.")
     resolved_at: datetime
+    position: int | None = Field(
+        description="The live position of the change, as on the `help_request` message that "
+        "tells of it (null when nothing changed)."
+    )

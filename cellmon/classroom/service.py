@@ -27,6 +27,7 @@ from cellmon.classroom.schemas import (
     TimelineBucket,
 )
 from cellmon.core.bus import MessageBus
+from cellmon.core.database import Database
 from cellmon.core.errors import NotFoundError
 from cellmon.core.timeseries import TimeSeriesSink
 from cellmon.core.timeseries.base import FieldValue
@@ -42,6 +43,7 @@ from cellmon.live.messages import (
     progress_channel,
     publish_best_effort,
 )
+from cellmon.live.positions import current_position, next_position
 
 TIMELINE_INTERVAL_SECONDS = 60
 # The time-series points' event tags of cell executions, in a fixed order.
@@ -76,15 +78,19 @@ def _latest(*moments: datetime | None) -> datetime | None:
 
 
 async def class_roster(
-    session: AsyncSession, access: Access, class_id: int, active_minutes: int
+    session: AsyncSession, database: Database, access: Access, class_id: int, active_minutes: int
 ) -> ClassRoster:
+    """The roster as of one moment: its queries run in one snapshot, which also gives its live
+    position (live/positions.py), so that a page can tell which live messages it includes."""
     found = await _require_taught_class(session, access, class_id)
-    now = datetime.now(UTC)
+    async with database.snapshot() as snapshot:
+        now = datetime.now(UTC)
+        position = await current_position(snapshot)
+        students = await repository.enrolled_students(snapshot, class_id)
+        totals = await repository.student_totals(snapshot, class_id)
+        latest = await repository.latest_cells(snapshot, class_id)
+        stuck = await repository.stuck_cells(snapshot, class_id, STUCK_AFTER_ERRORS)
     since = now - timedelta(minutes=active_minutes)
-    students = await repository.enrolled_students(session, class_id)
-    totals = await repository.student_totals(session, class_id)
-    latest = await repository.latest_cells(session, class_id)
-    stuck = await repository.stuck_cells(session, class_id, STUCK_AFTER_ERRORS)
 
     rows: list[RosterStudent] = []
     for student in students:
@@ -118,6 +124,7 @@ async def class_roster(
         class_id=found.id,
         class_name=found.name,
         generated_at=now,
+        position=position,
         active_minutes=active_minutes,
         stuck_threshold=STUCK_AFTER_ERRORS,
         totals=RosterTotals(
@@ -265,8 +272,11 @@ async def resolve_help(
         student_id=student_id,
         was_open=was_active,
     )
+    position: int | None = None
     if was_active:
         classes = await repository.class_ids_of_student(session, student_id)
+        # Last: the counter stays locked until the request's commit (live/positions.py).
+        position = await next_position(session)
         resolved = partial(
             publish_best_effort,
             bus,
@@ -285,6 +295,7 @@ async def resolve_help(
                         "resolved_at": now.isoformat(),
                     },
                     sent_at=now,
+                    position=position,
                 )
             ],
         )
@@ -296,4 +307,5 @@ async def resolve_help(
         help_active=False,
         was_active=was_active,
         resolved_at=now,
+        position=position,
     )

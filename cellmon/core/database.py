@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -124,6 +124,22 @@ class Database:
         block raises)."""
         async with self._writers, self.sessions.begin() as session:
             yield session
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads, whose statements all see the database as it was at its
+        first one (a read-out made of several queries then describes one moment)."""
+        async with self.sessions() as session:
+            if self.is_sqlite:
+                # pysqlite opens a transaction only before a write: each SELECT alone would
+                # see the latest commit. In WAL mode a read transaction keeps one snapshot.
+                await session.execute(text("BEGIN"))
+            else:
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            try:
+                yield session
+            finally:
+                await session.rollback()
 
     @property
     def is_sqlite(self) -> bool:

@@ -41,6 +41,7 @@ from cellmon.events.points import ProgressPoints
 from cellmon.events.registry import HandlerRegistry, default_registry
 from cellmon.events.schemas import IngestEvent
 from cellmon.live.messages import LiveMessage, class_channel, progress_channel
+from cellmon.live.positions import next_position
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +256,8 @@ class BatchProcessor:
 
 
 async def _live_messages(context: BatchContext) -> list[LiveMessage]:
-    """Each notification on its student's channel and on every class the student is in."""
+    """Each notification on its student's channel and on every class the student is in, all
+    with the batch's live position (live/positions.py)."""
     if not context.notifications:
         return []
     classes = await repository.enrollments(
@@ -270,8 +272,10 @@ async def _live_messages(context: BatchContext) -> list[LiveMessage]:
         for student_id in {note.student_id for note in context.notifications}
     }
     sent_at = datetime.now(UTC)
+    # Last in the transaction: the counter stays locked only until the commit.
+    position = await next_position(context.session)
     return [
-        LiveMessage(note.type, channels[note.student_id], note.data, sent_at)
+        LiveMessage(note.type, channels[note.student_id], note.data, sent_at, position)
         for note in context.notifications
     ]
 

@@ -56,6 +56,7 @@ def channel_frame(message: LiveMessage, channel: str) -> str:
             "channel": channel,
             "data": message.data,
             "sent_at": message.sent_at,
+            "position": message.position,
         }
     )
 

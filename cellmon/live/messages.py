@@ -55,10 +55,15 @@ def class_channel(class_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LiveMessage:
+    """`position` orders a message that changes what the class read-outs show (a student's
+    state, runs, errors, help) against those read-outs (live/positions.py); None for the
+    others (broadcasts, grades)."""
+
     type: str
     channels: tuple[str, ...]
     data: Mapping[str, Any]
     sent_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    position: int | None = None
 
 
 def encode_packets(messages: Sequence[LiveMessage]) -> list[bytes]:
@@ -113,6 +118,7 @@ def decode_packet(packet: bytes) -> list[LiveMessage]:
             channels=tuple(payload["channels"]),
             data=payload["data"],
             sent_at=datetime.fromisoformat(payload["sent_at"]),
+            position=payload.get("position"),
         )
         for payload in payloads
     ]

@@ -145,10 +145,13 @@ e-mail address (any case; the confirmation gives the canonical `progress:{{id}}`
 the account may not watch is refused exactly as one that does not exist ("no such student",
 "no such class"), so ids tell nothing.
 
-**Messages** on a channel: `{{"type", "channel", "data", "sent_at"}}`, where `channel` is the
-canonical channel subscribed to: `{EXECUTION_UPDATE}` (progress, class), `{HELP_REQUEST}`,
-`{STUCK_ALERT}`, `{PRESENCE}` (progress, class), `{ASSIGNMENT_GRADED}` (notifications),
-`{SYSTEM_MESSAGE}` (broadcast, from `POST /api/v1/broadcast`, admins only).
+**Messages** on a channel: `{{"type", "channel", "data", "sent_at", "position"}}`, where
+`channel` is the canonical channel subscribed to: `{EXECUTION_UPDATE}` (progress, class),
+`{HELP_REQUEST}`, `{STUCK_ALERT}`, `{PRESENCE}` (progress, class), `{ASSIGNMENT_GRADED}`
+(notifications), `{SYSTEM_MESSAGE}` (broadcast, from `POST /api/v1/broadcast`, admins only).
+`position` (null for grades and broadcasts) orders a message against the class roster's
+`position` (`GET /api/v1/progress/classes/{{class_id}}`): a roster of position P includes every
+message of position up to P and none after it.
 
 **Errors** do not close the socket: invalid JSON, an unknown action, a malformed, unknown or
 refused channel, or too many channels get `{{"type": "error", "message": "…"}}` (with

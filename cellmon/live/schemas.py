@@ -44,6 +44,12 @@ class LiveFrame(BaseModel):
     channel: str
     data: dict[str, Any]
     sent_at: datetime
+    position: int | None = Field(
+        default=None,
+        description="For a message that changes a class read-out (a student's state, runs, "
+        "errors, help): the position of that change, in the order of the roster's `position`; "
+        "null for the others.",
+    )
 
 
 class ProtocolLimits(BaseModel):

@@ -116,8 +116,8 @@ async def test_nobody_else_closes_a_request(two_classes: TwoClasses, who: str, s
 async def test_the_audit_entry_is_committed_with_the_closed_request(
     two_classes: TwoClasses,
 ) -> None:
-    """The UPDATE of the student and the audit INSERT go in one transaction: one commits
-    only with the other."""
+    """The UPDATE of the student, the audit INSERT and the live position that orders the
+    message about it go in one transaction: one commits only with the others."""
     steps: list[tuple[int, str]] = []
 
     def statement(conn: Connection, *args: Any) -> None:
@@ -144,5 +144,9 @@ async def test_the_audit_entry_is_committed_with_the_closed_request(
         for conn, step in steps
         if conn == connection and step.split()[0] in {"update", "insert", "commit"}
     ]
-    assert sorted(writes[:2]) == ["insert into audit_entries", "update students set"]
-    assert writes[2] == "commit"
+    assert sorted(writes[:3]) == [
+        "insert into audit_entries",
+        "insert into live_position",
+        "update students set",
+    ]
+    assert writes[3] == "commit"

@@ -59,13 +59,17 @@ async def test_start_returns_when_the_hub_hears_the_bus(hub: LiveHub) -> None:
     socket = FakeSocket()
     subscriber = hub.connect(socket.send, socket.close)
     hub.subscribe(subscriber, ["class:1"])
-    await publish(hub.bus, [message(1, "class:1")])
+    positioned = LiveMessage(
+        type="execution_update", channels=("class:1",), data={"n": 1}, position=7
+    )
+    await publish(hub.bus, [positioned])
     frame = orjson.loads(await socket.next())
     assert frame == {
         "type": "execution_update",
         "channel": "class:1",
         "data": {"n": 1},
         "sent_at": frame["sent_at"],
+        "position": 7,
     }
     assert frame["sent_at"].endswith("Z")
 

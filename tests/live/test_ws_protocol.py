@@ -40,6 +40,7 @@ async def test_subscribe_then_receive_a_broadcast(
             "channel": "broadcast",
             "data": {"message": "Break until 10:30", "level": "warning"},
             "sent_at": frame["sent_at"],
+            "position": None,
         }
         assert frame["sent_at"].endswith("Z")
         assert response.json() == frame

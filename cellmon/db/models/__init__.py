@@ -2,6 +2,7 @@
 
 from cellmon.db.models.accounts import AuditEntry, ClassInstructor, IngestKey, RevokedToken, User
 from cellmon.db.models.classes import AssignmentSubmission, Class, ClassAssignment, StudentClass
+from cellmon.db.models.live import LivePosition
 from cellmon.db.models.notebooks import (
     Cell,
     CellExecution,
@@ -28,6 +29,7 @@ __all__ = [
     "ClassInstructor",
     "DeadLetter",
     "IngestKey",
+    "LivePosition",
     "Notebook",
     "NotebookAccess",
     "PendingTimeSeriesWrite",
