@@ -84,21 +84,33 @@ def _prepare_metrics() -> None:
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     _prepare_metrics()
-    import uvicorn
-
     from cellmon.app import create_app
     from cellmon.core import metrics
+    from cellmon.greeting import Greeting, GreetingServer
 
     _check_production(settings)
     asyncio.run(_check_ready(settings))
-    asyncio.run(ensure_first_admin(settings))
+    new_password = asyncio.run(ensure_first_admin(settings))
     host = args.host or settings.CELLMON_HOST
     port = args.port or settings.CELLMON_PORT
+    greeting = None
+    if not settings.is_production:
+        greeting = Greeting(
+            host=host,
+            port=port,
+            admin_email=settings.CELLMON_ADMIN_EMAIL or DEVELOPMENT_ADMIN_EMAIL,
+            new_password=new_password,
+            storage=(
+                "development, PostgreSQL"
+                if settings.uses_postgres
+                else f"development, embedded storage in {settings.CELLMON_DATA_DIR}"
+            ),
+        )
     app = create_app(settings)
     tune_garbage_collector()
     metrics.start_process()
     try:
-        uvicorn.Server(server_config(app, settings, host, port)).run()
+        GreetingServer(server_config(app, settings, host, port), greeting).run()
     finally:
         metrics.end_process()
 
@@ -107,10 +119,18 @@ def _db(settings: Settings, args: argparse.Namespace) -> None:
     from cellmon.db import migrate
 
     asyncio.run(check_services(settings, database_only=True))
+    before = asyncio.run(migrate.current_revision(settings.database_url))
     if args.db_command == "upgrade":
         migrate.upgrade(settings.database_url, args.revision or "head")
     elif args.db_command == "downgrade":
         migrate.downgrade(settings.database_url, args.revision or "base")
+    # One line for what alembic's INFO chatter said (core/logging.py quiets it).
+    after = asyncio.run(migrate.current_revision(settings.database_url))
+    where = settings.database_url.render_as_string(hide_password=True)
+    if after == before:
+        print(f"cellmon: the database ({where}) is already at {after or 'no revision'}")
+    else:
+        print(f"cellmon: migrated the database ({where}) from {before or '-'} to {after or '-'}")
 
 
 def _fast_event_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -366,11 +386,12 @@ async def _users_reset_password(settings: Settings, email: str, password: str) -
         print(f"new password set for account {user.id}; its sessions have ended")
 
 
-async def ensure_first_admin(settings: Settings) -> None:
+async def ensure_first_admin(settings: Settings) -> str | None:
     """On `cellmon serve`, when no account exists: CELLMON_ADMIN_EMAIL + _PASSWORD make that
-    admin; with neither, development makes `admin@localhost` with a random password printed
-    once on stdout (never logged, so it reaches no log store) and production logs how to make
-    one. Servers starting at once: one creates the account, the others find it taken."""
+    admin; with neither, development makes `admin@localhost` with a random password, returned
+    for the greeting to print once on stdout (never logged, so it reaches no log store), and
+    production logs how to make one. Servers starting at once: one creates the account, the
+    others find it taken."""
     from cellmon.auth import repository
     from cellmon.auth.service import WeakPassword
     from cellmon.core.errors import ConflictError
@@ -390,14 +411,14 @@ async def ensure_first_admin(settings: Settings) -> None:
             raise ConfigError(f"CELLMON_ADMIN_EMAIL: {exc}") from exc
     async with _session(settings) as session:
         if await repository.count_users(session):
-            return
+            return None
         if email is None and settings.is_production:
             logger.warning(
                 "no account exists: create the first admin with `cellmon users create-admin "
                 "EMAIL` (password on stdin), or set CELLMON_ADMIN_EMAIL and "
                 "CELLMON_ADMIN_PASSWORD"
             )
-            return
+            return None
         generated = email is None
         if generated:
             password = secrets.token_urlsafe(18)
@@ -413,18 +434,11 @@ async def ensure_first_admin(settings: Settings) -> None:
         except WeakPassword as exc:
             raise ConfigError(f"CELLMON_ADMIN_PASSWORD: {exc}") from exc
         except ConflictError:
-            return  # another server process, starting at the same time, made it
+            return None  # another server process, starting at the same time, made it
     if generated:
-        print(
-            f"\ncellmon: created the first admin account\n"
-            f"  e-mail:   {DEVELOPMENT_ADMIN_EMAIL}\n"
-            f"  password: {password}\n"
-            f"Shown only now. Sign in at /login; `cellmon users reset-password "
-            f"{DEVELOPMENT_ADMIN_EMAIL}` sets another.\n",
-            flush=True,
-        )
-    else:
-        logger.info("created the first admin account from CELLMON_ADMIN_EMAIL")
+        return password
+    logger.info("created the first admin account from CELLMON_ADMIN_EMAIL")
+    return None
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
@@ -441,8 +455,9 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 def _simulate(settings: Settings, args: argparse.Namespace) -> None:
     from rich.console import Console
 
+    from cellmon.simulate import DEFAULT_URL
     from cellmon.simulate.account import SetupError
-    from cellmon.simulate.runner import DEFAULT_URL, SimulationOptions, run
+    from cellmon.simulate.runner import SimulationOptions, run
 
     if args.email and args.key:
         raise CommandError("--email makes a class and its key: give it or --key, not both")

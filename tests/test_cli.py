@@ -8,6 +8,8 @@ import io
 import logging
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -275,23 +277,20 @@ def test_the_password_is_never_an_argument() -> None:
         build_parser().parse_args(["users", "create-admin", "a@example.org", "--password", "x"])
 
 
-async def test_development_makes_an_admin_and_prints_its_password_once(
+async def test_development_makes_an_admin_and_hands_its_password_to_the_greeting_once(
     settings: Settings, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    await ensure_first_admin(settings)
-    printed = capsys.readouterr().out
-    password = re.search(r"password: (\S+)", printed)
+    password = await ensure_first_admin(settings)
     assert password is not None
-    assert DEVELOPMENT_ADMIN_EMAIL in printed
-    assert password.group(1) not in caplog.text
+    assert password not in caplog.text
+    assert capsys.readouterr().out == ""  # the greeting prints it (below)
     database = Database(settings)
     try:
         async with database.sessions() as session:
-            assert await authenticate(session, DEVELOPMENT_ADMIN_EMAIL, password.group(1))
+            assert await authenticate(session, DEVELOPMENT_ADMIN_EMAIL, password)
     finally:
         await database.dispose()
-    await ensure_first_admin(settings)
-    assert capsys.readouterr().out == ""
+    assert await ensure_first_admin(settings) is None
 
 
 async def test_the_environment_names_the_first_admin(
@@ -302,7 +301,7 @@ async def test_the_environment_names_the_first_admin(
         CELLMON_ADMIN_EMAIL="Head@Example.org",
         CELLMON_ADMIN_PASSWORD=NEW_PASSWORD,
     )
-    await ensure_first_admin(settings)
+    assert await ensure_first_admin(settings) is None
     assert capsys.readouterr().out == ""
     database = Database(settings)
     try:
@@ -388,3 +387,78 @@ def test_dlq_reason_names_the_drivers_exception_on_one_line() -> None:
     long_reason = failure_reason("ValueError: " + "x" * 1000)
     assert len(long_reason) == REASON_MAX_CHARS
     assert long_reason.endswith("…")
+
+
+# --- `make run`: the migration's one line and the server's greeting ---------------------------
+
+
+def test_db_upgrade_says_its_outcome_in_one_line_without_alembics_chatter(
+    tmp_path: Path,
+) -> None:
+    env = {"CELLMON_DATA_DIR": str(tmp_path)}
+    first = run_cellmon(["db", "upgrade"], env, tmp_path)
+    again = run_cellmon(["db", "upgrade"], env, tmp_path)
+    assert first.returncode == again.returncode == 0
+    assert first.stderr == again.stderr == ""  # no log line at INFO
+    [migrated] = first.stdout.splitlines()
+    assert re.fullmatch(r"cellmon: migrated the database \(.*cellmon\.db\) from - to \w+", migrated)
+    [already] = again.stdout.splitlines()
+    assert already.endswith(f"is already at {migrated.split()[-1]}")
+    debug = run_cellmon(["db", "upgrade"], {**env, "CELLMON_LOG_LEVEL": "DEBUG"}, tmp_path)
+    assert "alembic" in debug.stderr  # still there for who asks
+
+
+def greeting_of(tmp_path: Path) -> tuple[str, str]:
+    """Start `cellmon serve` on a free port, read its stdout up to the greeting's end, stop it
+    with SIGINT; its stdout and stderr."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("POSTGRES_", "REDIS_", "INFLUXDB_", "CELLMON_"))
+    }
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "cellmon"), "serve", "--port", str(port)],
+        env={**clean, "CELLMON_DATA_DIR": str(tmp_path / "data")},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    lines = []
+    try:
+        for line in server.stdout:  # ends when the server does
+            lines.append(line)
+            if line.startswith("Ctrl-C stops the server."):
+                break
+    finally:
+        server.send_signal(signal.SIGINT)
+        rest, errors = server.communicate(timeout=30)
+    return "".join(lines) + rest, errors
+
+
+def test_serve_greets_with_the_addresses_the_sign_in_and_the_next_step(tmp_path: Path) -> None:
+    migrated = run_cellmon(
+        ["db", "upgrade"], {"CELLMON_DATA_DIR": str(tmp_path / "data")}, tmp_path
+    )
+    assert migrated.returncode == 0
+    first, first_log = greeting_of(tmp_path)
+    url = re.search(r"Dashboard  (http://127\.0\.0\.1:\d+)/dashboard\n", first)
+    assert url is not None
+    assert f"API docs   {url.group(1)}/docs\n" in first
+    password = re.search(r"Password   (\S+)\n", first)
+    assert password is not None
+    assert f"Sign in    {DEVELOPMENT_ADMIN_EMAIL}\n" in first
+    command = f"simulate --email {DEVELOPMENT_ADMIN_EMAIL} --url {url.group(1)}\n"
+    assert command in first
+    assert first.count(password.group(1)) == 1
+
+    again, again_log = greeting_of(tmp_path)
+    assert "Dashboard  http://127.0.0.1:" in again
+    assert DEVELOPMENT_ADMIN_EMAIL in again
+    assert "Password" not in again
+    for text in (first_log, again, again_log):
+        assert password.group(1) not in text

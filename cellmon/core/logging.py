@@ -85,8 +85,12 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", *, access_log: boo
         logger.propagate = True
     # httpx logs each of its requests at INFO: a line per InfluxDB write, in every process.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # Alembic announces each of its plugins at INFO whenever its scripts are loaded.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Alembic's INFO lines (each plugin whenever its scripts load, the migration context, each
+    # step) are chatter on every `cellmon db upgrade`, which says its outcome in one line;
+    # warnings stay, and CELLMON_LOG_LEVEL=DEBUG shows them all.
+    logging.getLogger("alembic").setLevel(
+        logging.NOTSET if root.getEffectiveLevel() <= logging.DEBUG else logging.WARNING
+    )
     access = logging.getLogger("uvicorn.access")
     access.setLevel(logging.INFO if access_log else logging.WARNING)
     if not any(isinstance(existing, MaskIngestKeys) for existing in access.filters):

@@ -65,19 +65,25 @@ def head_revision() -> str | None:
     return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
-async def require_head(url: URL) -> None:
-    """ConfigError unless the database is migrated to this code's head revision: a server
-    on an older schema would fail request after request instead of once, clearly."""
+async def current_revision(url: URL) -> str | None:
+    """The revision the database is migrated to; None when it is not migrated at all."""
     engine = create_async_engine(url)
     try:
         async with engine.connect() as connection:
-            revision = (
+            revision: str | None = (
                 await connection.execute(text("SELECT version_num FROM alembic_version"))
             ).scalar()
+            return revision
     except DBAPIError:
-        revision = None
+        return None
     finally:
         await engine.dispose()
+
+
+async def require_head(url: URL) -> None:
+    """ConfigError unless the database is migrated to this code's head revision: a server
+    on an older schema would fail request after request instead of once, clearly."""
+    revision = await current_revision(url)
     head = head_revision()
     if revision != head:
         found = f"at revision {revision}" if revision else "not migrated"

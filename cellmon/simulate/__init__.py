@@ -5,3 +5,6 @@ fails, gets stuck or asks for help), deterministic for a seed; `sender.py` posts
 the published JupyterLab extension does; `account.py` makes the class and its ingest key;
 `runner.py` drives a run and `display.py` shows it.
 """
+
+# The server it posts to without --url: `make run`'s address.
+DEFAULT_URL = "http://127.0.0.1:8000"

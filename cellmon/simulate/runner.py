@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from cellmon.simulate import DEFAULT_URL
 from cellmon.simulate.account import SimulatedClass, create_class, events_url
 from cellmon.simulate.display import LiveProgress, hints, summary
 from cellmon.simulate.lesson import Lesson, PlannedEvent, plan_lesson
 from cellmon.simulate.sender import RETRY_DELAYS, Outcome, Sender, SendStats
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 DISPLAY_REFRESH_SECONDS = 0.25
 
 
