@@ -64,7 +64,7 @@ async def test_a_class_of_200_at_a_glance(
     await page.page.locator("#search").fill("student007@")
 
     await expect(page.page.locator("#roster .tile:visible")).to_have_count(1)
-    await page.page.locator("#density").click()
+    await page.page.locator('#views [data-view="compact"]').click()
     await page.page.locator("#search").fill("")
     await page.page.screenshot(path=artifacts_dir / f"dashboard-200-compact-{db_backend}.png")
     await expect(page.page.locator("#connection")).to_have_attribute("data-state", "live")

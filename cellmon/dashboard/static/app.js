@@ -1,19 +1,22 @@
 // The instructor's dashboard: reads the class read-outs, then keeps them current from the
-// class's live channel. Messages only mark what changed; one animation frame applies them all.
+// class's live channel. Messages only mark what changed; one animation frame applies them all,
+// to the view shown (tiles or the seat map); the other catches up when it is shown.
 
 import { API, LOGIN_PATH, request } from "./api.js";
 import { el, setText } from "./dom.js";
 import { LiveChannel } from "./live.js";
 import { AttentionView, HeatmapView, TimelineView } from "./panels.js";
 import { RosterView } from "./roster.js";
+import { SeatMapView } from "./seatmap.js";
 import { RosterImport } from "./roster_import.js";
 import {
   REFRESH_MS,
   RefreshSchedule,
   URGENT_REFRESH_MS,
-  adoptStudent,
   applyMessage,
   displayName,
+  distinctNames,
+  mergeRoster,
   parseTime,
   studentState,
 } from "./rules.js";
@@ -32,18 +35,29 @@ const state = {
   filter: "all",
   search: "",
   sort: "attention",
+  view: "tiles", // "tiles", "compact" or "seats"
+  labels: new Map(), // id → the name shown (rules.js distinctNames)
 };
 
 const now = () => Date.now() + state.clockOffset;
 
-const pending = { ids: new Set(), order: false, cells: null, timeline: false };
+// What the next frame draws: students changed since each view last drew them, whether the
+// order, the filter or the names may have changed, and the read-outs that came in.
+const pending = { tiles: new Set(), seats: new Set(), order: false, names: false, cells: null, timeline: false };
 let frame = 0;
 
 const roster = new RosterView($("roster"), { onSelect: (id) => roster.flash(id) });
+const seatmap = new SeatMapView($("seatmap"), $("seat-detail"), { onSelect: () => {} });
 const attention = new AttentionView($("attention-list"), {
   onResolve: resolveHelp,
-  onSelect: (id) => roster.flash(id),
+  onSelect: select,
 });
+
+// A student chosen in the attention list: found in the view shown.
+function select(id) {
+  if (state.view === "seats") seatmap.choose(id);
+  else roster.flash(id);
+}
 const heatmap = new HeatmapView($("heatmap"), $("notebook-picker"));
 const timeline = new TimelineView($("timeline-chart"), $("timeline-summary"));
 new RosterImport($("roster-import"), { classId: () => state.classId, onImported: () => refreshNow("roster") });
@@ -72,7 +86,8 @@ function receive(message) {
     refreshSoon("roster");
     return;
   }
-  const { run, stuckChanged } = applyMessage(student, message, now());
+  const name = student.name;
+  const { run, stuckChanged, applied } = applyMessage(student, message, now());
   if (run) {
     if (timeline.count(run.at ?? now(), run.error)) pending.timeline = true;
     refreshSoon("timeline");
@@ -80,16 +95,18 @@ function receive(message) {
   // The heat map counts distinct students per cell, which no message carries: it is read
   // again, soon when a cell's count of stuck students changed.
   if (run || stuckChanged) refreshSoon("cells", stuckChanged);
-  changed(student.id);
+  if (applied) changed(student.id, student.name !== name);
   // The message moved the live picture; the read-out confirms it (and fills what it lacked).
   refreshSoon("roster");
 }
 
-function changed(id) {
+function changed(id, renamed = false) {
   const student = state.students.get(id);
   if (student) student.state = deriveState(student);
-  pending.ids.add(id);
+  pending.tiles.add(id);
+  pending.seats.add(id);
   pending.order = true;
+  if (renamed) pending.names = true;
   schedule();
 }
 
@@ -106,17 +123,34 @@ function visible(student) {
   return haystack.includes(state.search);
 }
 
+function relabel() {
+  const labels = distinctNames(state.students);
+  for (const [id, label] of labels) {
+    if (state.labels.get(id) !== label) {
+      pending.tiles.add(id);
+      pending.seats.add(id);
+    }
+  }
+  state.labels = labels;
+}
+
 function render() {
   frame = 0;
   const time = now();
-  if (pending.ids.size) {
-    roster.update(state.students, pending.ids, time);
-    pending.ids.clear();
+  if (pending.names) {
+    pending.names = false;
+    relabel();
+  }
+  const seats = state.view === "seats";
+  const changes = seats ? pending.seats : pending.tiles;
+  if (changes.size) {
+    (seats ? seatmap : roster).update(state.students, changes, time, state.labels);
+    changes.clear();
   }
   if (pending.order) {
     pending.order = false;
-    const shown = roster.arrange(state.students, state.sort, visible);
-    const count = attention.render(state.students, time);
+    const shown = seats ? seatmap.arrange(state.students, visible) : roster.arrange(state.students, state.sort, visible);
+    const count = attention.render(state.students, time, state.labels);
     renderTotals(shown, count);
   }
   if (pending.cells) {
@@ -129,6 +163,11 @@ function render() {
   }
 }
 
+const totalNodes = document.querySelectorAll("[data-total]");
+const filterButtons = document.querySelectorAll("#state-filters button");
+
+// The header counts what the page shows: a sum over students, each of whom only ever moves
+// forward (rules.js mergeRoster), so no total goes down while events arrive.
 function renderTotals(shown, attentionCount) {
   const totals = { students: 0, active: 0, idle: 0, stuck: 0, help: 0, executions: 0, errors: 0 };
   for (const student of state.students.values()) {
@@ -137,10 +176,10 @@ function renderTotals(shown, attentionCount) {
     totals.executions += student.executions;
     totals.errors += student.errors;
   }
-  for (const node of document.querySelectorAll("[data-total]")) {
+  for (const node of totalNodes) {
     setText(node, totals[node.dataset.total].toLocaleString());
   }
-  for (const button of document.querySelectorAll("#state-filters button")) {
+  for (const button of filterButtons) {
     const key = button.dataset.filter;
     setText(button.querySelector(".n"), (key === "all" ? totals.students : totals[key]).toLocaleString());
   }
@@ -167,11 +206,13 @@ setInterval(() => {
     const next = deriveState(student);
     if (next !== student.state) {
       student.state = next;
-      pending.ids.add(student.id);
+      pending.tiles.add(student.id);
+      pending.seats.add(student.id);
       pending.order = true;
     }
   }
-  roster.tick(state.students, time);
+  if (state.view === "seats") seatmap.tick(time);
+  else roster.tick(state.students, time);
   attention.tick(state.students, time);
   schedule();
 }, 1000);
@@ -186,19 +227,14 @@ const refreshers = {
       state.activeMs = body.active_minutes * 60000;
       setText($("class-name"), body.class_name);
       document.title = `${body.class_name} · cellmon`;
-      const seen = new Set();
-      for (const row of body.students) {
-        state.students.set(row.id, adoptStudent(row, now(), state.activeMs));
-        seen.add(row.id);
-        pending.ids.add(row.id);
+      // Student by student, the newer of this answer and the live messages heard meanwhile.
+      const { changed: moved, membership } = mergeRoster(state.students, body, now(), state.activeMs);
+      for (const id of moved) {
+        pending.tiles.add(id);
+        pending.seats.add(id);
       }
-      for (const id of [...state.students.keys()]) {
-        if (!seen.has(id)) {
-          state.students.delete(id);
-          pending.ids.add(id);
-        }
-      }
-      pending.order = true;
+      if (moved.size) pending.order = true;
+      if (membership || moved.size) pending.names = true;
     };
   },
   async cells(classId) {
@@ -262,12 +298,15 @@ setInterval(() => refreshSoon("timeline"), TIMELINE_PERIOD_MS);
 async function resolveHelp(studentId) {
   const classId = state.classId;
   try {
-    await request(`${API}/progress/classes/${classId}/help/${studentId}/resolve`, { method: "POST" });
+    const resolution = await request(`${API}/progress/classes/${classId}/help/${studentId}/resolve`, {
+      method: "POST",
+    });
     const student = state.students.get(studentId);
     if (student && classId === state.classId) {
-      student.help_active = false;
-      student.helpSince = null;
-      changed(studentId);
+      // As the message about it will say, in its place in the order (a roster read before
+      // the click cannot open the request again).
+      const closed = { type: "help_request", position: resolution.position, data: { active: false } };
+      if (applyMessage(student, closed, now()).applied) changed(studentId);
       toast(`Marked ${displayName(student)} as handled.`);
     }
   } catch (error) {
@@ -321,13 +360,16 @@ function showConnection(status, delay) {
 function forgetClass() {
   state.generation += 1;
   state.students.clear();
+  state.labels = new Map();
   roster.clear();
+  seatmap.clear();
   attention.clear();
   heatmap.clear();
   timeline.clear();
   problems.clear();
   $("problem").hidden = true;
-  pending.ids.clear();
+  pending.tiles.clear();
+  pending.seats.clear();
   pending.order = true;
   for (const kind of Object.keys(schedules)) {
     schedules[kind].cancel();
@@ -430,10 +472,21 @@ $("sort").addEventListener("change", (event) => {
   schedule();
 });
 
-$("density").addEventListener("click", () => {
-  const compact = document.body.classList.toggle("compact");
-  $("density").setAttribute("aria-pressed", String(compact));
-});
+// Tiles, compact tiles (one line per student) or the seat map (the whole class at once).
+const viewButtons = document.querySelectorAll("#views button");
+for (const button of viewButtons) {
+  button.addEventListener("click", () => {
+    state.view = button.dataset.view;
+    for (const other of viewButtons) other.setAttribute("aria-pressed", String(other === button));
+    document.body.classList.toggle("compact", state.view === "compact");
+    document.body.classList.toggle("seats", state.view === "seats");
+    $("roster").hidden = state.view === "seats";
+    $("seatmap").hidden = state.view !== "seats";
+    $("sort").disabled = state.view === "seats";
+    pending.order = true;
+    schedule();
+  });
+}
 
 // ---- who is signed in ----------------------------------------------------------------
 

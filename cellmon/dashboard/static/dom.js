@@ -32,22 +32,10 @@ export function setText(node, value) {
   if (node.textContent !== text) node.textContent = text;
 }
 
-// "12s", "4m 05s", "1h 20m": how long ago, or how long someone has waited.
-export function duration(milliseconds) {
-  const seconds = Math.max(0, Math.floor(milliseconds / 1000));
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m ${String(seconds % 60).padStart(2, "0")}s`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h ${String(minutes % 60).padStart(2, "0")}m`;
-  return `${Math.floor(hours / 24)}d`;
-}
-
-export function ago(milliseconds) {
-  if (milliseconds === null) return "never";
-  if (milliseconds < 5000) return "just now";
-  const text = duration(milliseconds);
-  return `${text.split(" ")[0]} ago`;
+// A tooltip: the whole of a text the layout may cut.
+export function setTitle(node, value) {
+  const text = value ?? "";
+  if (node.title !== text) node.title = text;
 }
 
 export function clockTime(date) {

@@ -1,8 +1,8 @@
 // The side panels: who needs attention, the per-cell heat map, the activity timeline.
 
 import { cellLabel } from "./roster.js";
-import { clockTime, duration, el, setText, svg } from "./dom.js";
-import { displayName, needingAttention } from "./rules.js";
+import { clockTime, el, setText, setTitle, svg } from "./dom.js";
+import { displayName, formatDuration, fullIdentity, helpWait, needingAttention } from "./rules.js";
 
 export class AttentionView {
   constructor(list, { onResolve, onSelect }) {
@@ -17,7 +17,8 @@ export class AttentionView {
     this.items.clear();
   }
 
-  render(students, now) {
+  // `labels`: the names to show (rules.js distinctNames), so that namesakes differ.
+  render(students, now, labels) {
     const wanted = needingAttention(students);
     const keep = new Set(wanted.map((student) => student.id));
     for (const [id, item] of this.items) {
@@ -32,7 +33,7 @@ export class AttentionView {
         item = this.createItem(student.id);
         this.items.set(student.id, item);
       }
-      this.fill(item, student, now);
+      this.fill(item, student, now, labels.get(student.id) ?? displayName(student));
       if (this.list.children[position] !== item.root) {
         this.list.insertBefore(item.root, this.list.children[position] ?? null);
       }
@@ -77,16 +78,20 @@ export class AttentionView {
     return { root, ...parts };
   }
 
-  fill(item, student, now) {
-    item.root.dataset.kind = student.state;
+  fill(item, student, now, label) {
+    if (item.root.dataset.kind !== student.state) item.root.dataset.kind = student.state;
     setText(item.kind, student.state === "help" ? "Help" : "Stuck");
-    setText(item.name, displayName(student));
-    setText(item.mail, [student.name ? student.email : "", student.team_name].filter(Boolean).join(" · "));
+    setText(item.name, label);
+    setTitle(item.name, fullIdentity(student));
+    const mail = [student.name ? student.email : "", student.team_name].filter(Boolean).join(" · ");
+    setText(item.mail, mail);
+    setTitle(item.mail, mail);
     const cell = student.state === "stuck" ? student.stuck_on : student.current;
     const streak = student.state === "stuck" ? `${student.stuck_on.consecutive_errors} errors in a row` : "";
     setText(item.where, [cell ? cellLabel(cell) : "", streak].filter(Boolean).join(" · "));
     const error = student.state === "stuck" ? student.stuck_on.last_error_message : null;
     setText(item.error, error ?? "");
+    setTitle(item.error, error ?? "");
     item.error.hidden = !error;
     item.button.hidden = student.state !== "help";
     this.fillClock(item, student, now);
@@ -94,10 +99,11 @@ export class AttentionView {
 
   fillClock(item, student, now) {
     if (student.state === "help") {
-      setText(item.wait, student.helpSince === null ? "" : `waiting ${duration(now - student.helpSince)}`);
+      const wait = helpWait(student, now);
+      setText(item.wait, wait && `waiting ${wait}`);
     } else if (student.state === "stuck") {
       // Since the latest failed run: how long they have been on their own with it.
-      setText(item.wait, student.lastActivity === null ? "" : duration(now - student.lastActivity));
+      setText(item.wait, student.lastActivity === null ? "" : formatDuration(now - student.lastActivity));
     }
   }
 }

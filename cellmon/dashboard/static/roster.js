@@ -1,10 +1,15 @@
-// The roster: one tile per student, created once and then only patched, so that a class of
-// 1,000 costs a handful of text changes per frame, not a re-render.
+// The roster: one tile per student, created once and then only patched. A lecture hall has
+// 1,000 tiles and 100 events a second, so the tiles cost only where they are seen: each is a
+// fixed-size box laid out on its own (style.css: `contain`, `content-visibility`), a tile
+// off screen only keeps its state attribute current and is filled in when it scrolls into
+// view, and a change of order moves the few tiles that moved, not the whole list.
 
-import { ago, el, notebookName, setText } from "./dom.js";
-import { displayName, rosterOrder } from "./rules.js";
+import { el, notebookName, setText, setTitle } from "./dom.js";
+import { displayName, formatAgo, fullIdentity, orderMoves, rosterOrder, stateBadge } from "./rules.js";
 
-const STATE_LABELS = { help: "Help", stuck: "Stuck", active: "Active", idle: "Idle" };
+// How far beyond the visible part of the roster a tile counts as seen (one screen of tiles
+// scrolls in without showing stale text).
+const SEEN_MARGIN = "400px 0px";
 
 function cellIndex(cell) {
   return cell.cell_index === null || cell.cell_index === undefined ? "?" : cell.cell_index;
@@ -26,21 +31,59 @@ export class RosterView {
     this.onSelect = onSelect;
     this.tiles = new Map();
     this.order = [];
+    this.labels = new Map();
+    this.students = new Map();
+    this.now = Date.now();
+    this.seen = new Set(); // ids of the tiles on (or near) the screen
+    this.stale = new Set(); // ids of tiles off screen whose text is not filled in yet
+    this.observer = new IntersectionObserver((entries) => this.scrolled(entries), {
+      root: container,
+      rootMargin: SEEN_MARGIN,
+    });
   }
 
   clear() {
+    this.observer.disconnect();
     this.container.replaceChildren();
     this.tiles.clear();
     this.order = [];
+    this.seen.clear();
+    this.stale.clear();
   }
 
-  // Bring the tiles of `ids` up to date with their students.
-  update(students, ids, now) {
+  scrolled(entries) {
+    for (const entry of entries) {
+      const id = Number(entry.target.dataset.studentId);
+      if (!entry.isIntersecting) {
+        this.seen.delete(id);
+        continue;
+      }
+      this.seen.add(id);
+      const tile = this.tiles.get(id);
+      const student = this.students.get(id);
+      if (tile && student) {
+        if (this.stale.delete(id)) this.fill(tile, student, this.now);
+        else this.fillClock(tile, student, this.now);
+      }
+    }
+  }
+
+  // Bring the tiles of `ids` up to date with their students; `labels` are the names to show.
+  update(students, ids, now, labels) {
+    this.students = students;
+    this.labels = labels;
+    this.now = now;
     for (const id of ids) {
       const student = students.get(id);
       if (!student) {
-        this.tiles.get(id)?.root.remove();
+        const gone = this.tiles.get(id);
+        if (gone) {
+          this.observer.unobserve(gone.root);
+          gone.root.remove();
+        }
         this.tiles.delete(id);
+        this.seen.delete(id);
+        this.stale.delete(id);
         continue;
       }
       let tile = this.tiles.get(id);
@@ -48,15 +91,21 @@ export class RosterView {
         tile = this.createTile(student);
         this.tiles.set(id, tile);
       }
-      this.fill(tile, student, now);
+      // The state attribute is kept current everywhere (filters and other code read it);
+      // the text only where it can be seen.
+      if (tile.root.dataset.state !== student.state) tile.root.dataset.state = student.state;
+      if (this.seen.has(id)) this.fill(tile, student, now);
+      else this.stale.add(id);
     }
   }
 
-  // Only the texts that move with the clock: "2m ago", how long a request has waited.
+  // Only the texts that move with the clock, on the tiles that can be seen.
   tick(students, now) {
-    for (const [id, tile] of this.tiles) {
+    this.now = now;
+    for (const id of this.seen) {
+      const tile = this.tiles.get(id);
       const student = students.get(id);
-      if (student) this.fillClock(tile, student, now);
+      if (tile && student && !this.stale.has(id)) this.fillClock(tile, student, now);
     }
   }
 
@@ -72,59 +121,54 @@ export class RosterView {
     };
     const root = el(
       "article",
-      { class: "tile", "data-student-id": student.id, tabindex: 0 },
+      { class: "tile", "data-student-id": student.id, "data-state": student.state, tabindex: 0 },
       el("div", { class: "tile-top" }, parts.name, parts.badge),
       parts.mail,
       parts.cell,
       el("div", { class: "tile-stats" }, parts.runs, parts.errors, parts.seen),
     );
     root.addEventListener("click", () => this.onSelect(student.id));
+    root.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        this.onSelect(student.id);
+      }
+    });
+    this.observer.observe(root);
     return { root, ...parts };
   }
 
   fill(tile, student, now) {
-    tile.root.dataset.state = student.state;
-    setText(tile.name, displayName(student));
+    setText(tile.name, this.labels.get(student.id) ?? displayName(student));
     const mail = student.name ? student.email : "";
     setText(tile.mail, [mail, student.team_name].filter(Boolean).join(" · "));
     const cell = student.current;
     setText(tile.cell, cell ? shortCellLabel(cell) : "no cell run yet");
-    tile.cell.dataset.status = cell ? cell.last_status : "none";
+    const status = cell ? cell.last_status : "none";
+    if (tile.cell.dataset.status !== status) tile.cell.dataset.status = status;
     setText(tile.runs, `${student.executions} runs`);
     setText(tile.errors, `${student.errors} err`);
-    tile.errors.dataset.zero = String(student.errors === 0);
-    tile.root.title = `${student.email}${student.team_name ? ` (${student.team_name})` : ""}`;
+    const zero = String(student.errors === 0);
+    if (tile.errors.dataset.zero !== zero) tile.errors.dataset.zero = zero;
+    // Names, addresses and cells are cut to fit the tile: the tooltip has them whole.
+    setTitle(tile.root, [fullIdentity(student), cell ? cellLabel(cell) : ""].filter(Boolean).join("\n"));
     this.fillClock(tile, student, now);
   }
 
   fillClock(tile, student, now) {
-    let badge = STATE_LABELS[student.state];
-    let short = "";
-    if (student.state === "help" && student.helpSince !== null) {
-      short = `?${Math.max(0, Math.floor((now - student.helpSince) / 60000))}m`;
-      badge = `Help ${short.slice(1)}`;
-    } else if (student.state === "stuck") {
-      short = `×${student.stuck_on.consecutive_errors}`;
-      badge = `Stuck ${short}`;
-    }
-    setText(tile.badge, badge);
-    // The compact layout shows only this, to leave the name its room.
-    if (tile.badge.dataset.short !== short) tile.badge.dataset.short = short;
-    setText(tile.seen, student.lastActivity === null ? "never" : ago(now - student.lastActivity));
+    setText(tile.badge, stateBadge(student, now));
+    setText(tile.seen, student.lastActivity === null ? "never" : formatAgo(now - student.lastActivity));
   }
 
-  // Put the tiles in the order of `sort` (rules.js), and hide those `visible` rejects. DOM
-  // nodes move only when the order really changed.
+  // Put the tiles in the order of `sort` (rules.js), and hide those `visible` rejects; moves
+  // only the tiles whose place changed. Answers how many are shown.
   arrange(students, sort, visible) {
     const sorted = rosterOrder(students, sort);
     const ids = sorted.map((student) => student.id);
-    const same = ids.length === this.order.length && ids.every((id, i) => id === this.order[i]);
-    if (!same) {
-      const fragment = document.createDocumentFragment();
-      for (const id of ids) fragment.append(this.tiles.get(id).root);
-      this.container.append(fragment);
-      this.order = ids;
+    for (const [id, before] of orderMoves(this.order, ids)) {
+      this.container.insertBefore(this.tiles.get(id).root, before === null ? null : this.tiles.get(before).root);
     }
+    this.order = ids;
     let shown = 0;
     for (const student of sorted) {
       const hidden = !visible(student);
@@ -143,5 +187,6 @@ export class RosterView {
     tile.root.classList.remove("flash");
     void tile.root.offsetWidth; // restart the animation
     tile.root.classList.add("flash");
+    tile.root.focus({ preventScroll: true });
   }
 }

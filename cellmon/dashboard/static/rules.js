@@ -13,6 +13,78 @@ export function displayName(student) {
   return student.name || student.email;
 }
 
+// Everything that tells a student apart, whole: for tooltips and details.
+export function fullIdentity(student) {
+  const name = student.name ? `${student.name} <${student.email}>` : student.email;
+  return student.team_name ? `${name} · ${student.team_name}` : name;
+}
+
+// How long something has lasted or someone has waited, one rule for every place that shows it
+// (tile, list, seat map): "45s", "4m 05s", "1h 20m", "3d".
+export function formatDuration(milliseconds) {
+  const seconds = Math.max(0, Math.floor(milliseconds / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ${String(seconds % 60).padStart(2, "0")}s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h ${String(minutes % 60).padStart(2, "0")}m`;
+  return `${Math.floor(hours / 24)}d`;
+}
+
+// How long ago, coarser: "just now", "12s ago", "4m ago".
+export function formatAgo(milliseconds) {
+  if (milliseconds === null) return "never";
+  if (milliseconds < 5000) return "just now";
+  return `${formatDuration(milliseconds).split(" ")[0]} ago`;
+}
+
+// How long an open help request has waited ("" when its start is unknown).
+export function helpWait(student, now) {
+  return student.helpSince === null || student.helpSince === undefined ? "" : formatDuration(now - student.helpSince);
+}
+
+// The label of a student's state beside their name: "Help 45s", "Stuck ×3", "Active", "Idle".
+export function stateBadge(student, now) {
+  if (student.state === "help") return ["Help", helpWait(student, now)].filter(Boolean).join(" ");
+  if (student.state === "stuck") return `Stuck ×${student.stuck_on.consecutive_errors}`;
+  return student.state === "active" ? "Active" : "Idle";
+}
+
+function localPart(email) {
+  return String(email).split("@")[0];
+}
+
+// The name to show for each student, such that two students are never shown alike: a name
+// that several students share gets their e-mail's local part, or the whole address when
+// that is shared too. Answers a Map of id → label.
+export function distinctNames(students) {
+  const byName = new Map();
+  for (const student of students.values()) {
+    const key = displayName(student).trim().toLowerCase();
+    const same = byName.get(key);
+    if (same) same.push(student);
+    else byName.set(key, [student]);
+  }
+  const labels = new Map();
+  for (const group of byName.values()) {
+    if (group.length === 1) {
+      labels.set(group[0].id, displayName(group[0]));
+      continue;
+    }
+    const locals = new Map();
+    for (const student of group) {
+      const key = localPart(student.email).toLowerCase();
+      locals.set(key, (locals.get(key) ?? 0) + 1);
+    }
+    for (const student of group) {
+      const local = localPart(student.email);
+      const suffix = student.name ? (locals.get(local.toLowerCase()) > 1 ? student.email : local) : `#${student.id}`;
+      labels.set(student.id, `${displayName(student)} (${suffix})`);
+    }
+  }
+  return labels;
+}
+
 // As the server's roster decides it (classroom/service.py): an open help request, else a
 // stuck cell, else activity within the class's window (its last moment included), else idle.
 export function studentState(student, now, activeMs) {
@@ -30,12 +102,83 @@ export function parseTime(value) {
 
 // A student as the roster read-out describes them, with times as milliseconds. A help
 // request without its start time counts from `now`, so that it never sorts as the oldest.
-export function adoptStudent(row, now, activeMs) {
+// `position` is the roster's live position (below).
+export function adoptStudent(row, now, activeMs, position = null) {
   const student = { ...row };
   student.lastActivity = parseTime(row.last_activity_at);
   student.helpSince = row.help_active ? (parseTime(row.help_requested_at) ?? now) : null;
   student.state = studentState(student, now, activeMs);
+  // The roster's position (what the student's figures include) and the newest position of
+  // what the page knows of them (that roster, or a message applied since).
+  student.basePosition = position;
+  student.position = position;
   return student;
+}
+
+// ---- one order for roster reads and live messages ----------------------------------------
+// A roster read-out carries the live position it was read at, and a live message that
+// changes a student the position of its change (cellmon/live/positions.py): a roster of
+// position P includes every message of position up to P and none after it. So the page
+// keeps, per student, the newer of the two: a roster row replaces a student only if it
+// includes everything the page applied to them, and a message changes a student only if the
+// roster row they came from does not already include it. Counts then never go down while
+// events arrive, whatever order the answers and messages come in.
+
+function positionOf(value) {
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+// Whether a roster of `position` includes all the page knows of `student` (a server that
+// gives no positions: always, as before they existed).
+export function rosterIncludes(position, student) {
+  return position === null || student.position === null || student.position === undefined || position >= student.position;
+}
+
+const SHOWN_FIELDS = ["state", "name", "email", "team_name", "executions", "errors", "lastActivity", "helpSince"];
+
+function sameCell(a, b, fields) {
+  if (!a || !b) return !a === !b;
+  return fields.every((field) => a[field] === b[field]);
+}
+
+const CURRENT_FIELDS = ["notebook_path", "cell_index", "client_cell_id", "last_status"];
+const STUCK_FIELDS = ["notebook_path", "cell_index", "client_cell_id", "consecutive_errors", "last_error_message"];
+
+// Whether two versions of a student look the same on the page.
+export function looksSame(a, b) {
+  return (
+    SHOWN_FIELDS.every((field) => a[field] === b[field]) &&
+    sameCell(a.current, b.current, CURRENT_FIELDS) &&
+    sameCell(a.stuck_on, b.stuck_on, STUCK_FIELDS)
+  );
+}
+
+// Take a roster read-out into `students` (a Map of id → student), student by student as the
+// rule above says; a student missing from it leaves only if it includes all the page knows of
+// them. Answers the ids whose look changed (their tiles need drawing) and whether anyone came
+// or went.
+export function mergeRoster(students, roster, now, activeMs) {
+  const position = positionOf(roster.position);
+  const changed = new Set();
+  let membership = false;
+  const seen = new Set();
+  for (const row of roster.students) {
+    seen.add(row.id);
+    const known = students.get(row.id);
+    if (known && !rosterIncludes(position, known)) continue;
+    const adopted = adoptStudent(row, now, activeMs, position);
+    if (!known) membership = true;
+    if (!known || !looksSame(known, adopted)) changed.add(row.id);
+    students.set(row.id, adopted);
+  }
+  for (const [id, student] of students) {
+    if (!seen.has(id) && rosterIncludes(position, student)) {
+      students.delete(id);
+      changed.add(id);
+      membership = true;
+    }
+  }
+  return { changed, membership };
 }
 
 // ---- live messages --------------------------------------------------------------------
@@ -46,7 +189,7 @@ function touch(student, at) {
   }
 }
 
-function sameCell(a, b) {
+function sameCellId(a, b) {
   return a !== null && a !== undefined && b !== null && b !== undefined && String(a) === String(b);
 }
 
@@ -63,7 +206,7 @@ function applyExecution(student, data, at) {
   };
   student.current = cell;
   let unstuck = false;
-  if (student.stuck_on && sameCell(student.stuck_on.client_cell_id, cell.client_cell_id)) {
+  if (student.stuck_on && sameCellId(student.stuck_on.client_cell_id, cell.client_cell_id)) {
     if (error) {
       student.stuck_on = {
         ...student.stuck_on,
@@ -89,7 +232,7 @@ function applyHelp(student, data, at, now) {
 
 function applyStuck(student, data, at) {
   // The alert names the cell by id; its position is known from the execution just before.
-  const current = sameCell(student.current?.client_cell_id, data.client_cell_id) ? student.current : null;
+  const current = sameCellId(student.current?.client_cell_id, data.client_cell_id) ? student.current : null;
   student.stuck_on = {
     notebook_path: data.notebook_path ?? current?.notebook_path ?? "",
     cell_index: current?.cell_index ?? null,
@@ -102,16 +245,33 @@ function applyStuck(student, data, at) {
 }
 
 // Apply one live message of the student's class to the student (their state is left to
-// studentState). Answers what else it moved: `run` (an execution, {at, error}) for the
-// timeline, `stuckChanged` when a cell's count of students stuck on it changed (a stuck
-// alert, or a success on the cell the student was stuck on) for the heat map.
+// studentState), unless the roster row the student came from includes it already. Answers
+// whether it was `applied`, and what else it moved: `run` (an execution, {at, error}) for the
+// timeline (which no roster includes), `stuckChanged` when a cell's count of students stuck
+// on it changed (a stuck alert, or a success on the cell the student was stuck on) for the
+// heat map.
 export function applyMessage(student, message, now) {
   const data = message.data && typeof message.data === "object" ? message.data : {};
   const at = parseTime(data.event_time) ?? parseTime(message.sent_at);
+  const position = positionOf(message.position);
+  if (position !== null) {
+    const base = student.basePosition ?? null;
+    if (base !== null && position <= base) {
+      const run = message.type === "execution_update" ? { at, error: data.status === "error" } : null;
+      return { run, stuckChanged: false, applied: false };
+    }
+    if (student.position === null || student.position === undefined || position > student.position) {
+      student.position = position;
+    }
+  }
+  return { ...applyChange(student, message.type, data, at, now), applied: true };
+}
+
+function applyChange(student, type, data, at, now) {
   // The student's own event says who they are now (the name and team they typed).
   if (typeof data.name === "string" && data.name) student.name = data.name;
   if (typeof data.team_name === "string" && data.team_name) student.team_name = data.team_name;
-  switch (message.type) {
+  switch (type) {
     case "execution_update":
       return applyExecution(student, data, at);
     case "help_request":
@@ -229,4 +389,42 @@ export class RefreshSchedule {
     this.dueAt = null;
     this.again = null;
   }
+}
+
+// ---- moving as few nodes as possible ---------------------------------------------------
+
+// Indices of a longest strictly increasing run of `values` (ignoring negatives), in order.
+function longestIncreasing(values) {
+  const tails = []; // tails[k]: index of the smallest last value of an increasing run of k + 1
+  const previous = new Array(values.length).fill(-1);
+  for (let i = 0; i < values.length; i += 1) {
+    if (values[i] < 0) continue;
+    let low = 0;
+    let high = tails.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (values[tails[middle]] < values[i]) low = middle + 1;
+      else high = middle;
+    }
+    if (low > 0) previous[i] = tails[low - 1];
+    tails[low] = i;
+  }
+  const kept = new Set();
+  for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0; i = previous[i]) kept.add(i);
+  return kept;
+}
+
+// The moves that turn a list of nodes in order `current` into order `wanted` (the same ids,
+// plus new ones; those only in `current` are the caller's to remove), touching as few as
+// possible: those outside a longest run already in order. Each move is [id, beforeId] (null:
+// at the end), to apply in the order given. A single student moving costs one move, not a
+// re-insertion of the whole list (each insertion makes the browser lay the list out again).
+export function orderMoves(current, wanted) {
+  const at = new Map(current.map((id, index) => [id, index]));
+  const kept = longestIncreasing(wanted.map((id) => at.get(id) ?? -1));
+  const moves = [];
+  for (let index = wanted.length - 1; index >= 0; index -= 1) {
+    if (!kept.has(index)) moves.push([wanted[index], index + 1 < wanted.length ? wanted[index + 1] : null]);
+  }
+  return moves;
 }

@@ -108,7 +108,7 @@ describe("a live message", () => {
   it("counts a run, and reports it for the timeline", () => {
     const ann = student(1, { lastActivity: NOW - 10 * MINUTE });
     const moved = applyMessage(ann, execution("error"), NOW);
-    assert.deepEqual(moved, { run: { at: NOW, error: true }, stuckChanged: false });
+    assert.deepEqual(moved, { run: { at: NOW, error: true }, stuckChanged: false, applied: true });
     assert.equal(ann.executions, 1);
     assert.equal(ann.errors, 1);
     assert.deepEqual(ann.current, {
@@ -143,7 +143,7 @@ describe("a live message", () => {
       data: { student_id: 1, client_cell_id: "cell-4", consecutive_errors: 3, error_message: "boom" },
       sent_at: "2025-04-01T10:00:02Z",
     };
-    assert.deepEqual(applyMessage(ann, alert, NOW), { run: null, stuckChanged: true });
+    assert.deepEqual(applyMessage(ann, alert, NOW), { run: null, stuckChanged: true, applied: true });
     assert.equal(ann.stuck_on.cell_index, 4);
     assert.equal(ann.stuck_on.consecutive_errors, 3);
     assert.equal(studentState(ann, NOW, ACTIVE_MS), "stuck");
@@ -165,7 +165,7 @@ describe("a live message", () => {
   it("never moves activity back, and takes the name and team the student typed", () => {
     const ann = student(1, { lastActivity: NOW });
     const presence = { type: "presence", data: { student_id: 1, event_time: "2025-04-01T09:00:00Z", name: "Ann", team_name: "チームA" } };
-    assert.deepEqual(applyMessage(ann, presence, NOW), { run: null, stuckChanged: false });
+    assert.deepEqual(applyMessage(ann, presence, NOW), { run: null, stuckChanged: false, applied: true });
     assert.equal(ann.lastActivity, NOW);
     assert.equal(ann.name, "Ann");
     assert.equal(ann.team_name, "チームA");
