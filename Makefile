@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit js install install-dev constraints clean bench bench-quick bench-ws wrk
+.PHONY: run test lint typecheck unit js install install-dev constraints clean bench bench-quick bench-ws bench-dashboard wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ bench-quick: install-dev wrk
 ## The WebSocket benchmark alone (issue 4).
 bench-ws: install-dev wrk
 	ulimit -n "$$(ulimit -Hn)" && $(BIN)/python -m bench ws
+
+## The dashboard in headless Chromium under a lecture hall's load (issue 11); about 3 minutes.
+bench-dashboard: install-dev
+	$(BIN)/python -m bench dashboard
 
 wrk:
 	@command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)

@@ -1,6 +1,9 @@
 """Run the benchmarks and write their figures into docs/benchmarks.md.
 
-python -m bench [ingest|ws|all] [--quick] [--no-write] [--load single|batches]
+python -m bench [ingest|ws|all|dashboard] [--quick] [--no-write] [--load single|batches]
+
+`all` is the ingest and WebSocket benchmarks; `dashboard` (the instructor's page in Chromium
+under a lecture hall's load) runs alone.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from bench import ingest, report, ws
+from bench import dashboard, ingest, report, ws
 from bench.stack import ROOT, InfluxServer, raise_open_files_limit
 
 
@@ -33,7 +36,9 @@ def start_services() -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("which", nargs="?", choices=["ingest", "ws", "all"], default="all")
+    parser.add_argument(
+        "which", nargs="?", choices=["ingest", "ws", "all", "dashboard"], default="all"
+    )
     parser.add_argument("--quick", action="store_true", help="short runs, for development")
     parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
     parser.add_argument(
@@ -67,6 +72,9 @@ async def main() -> None:
         if args.which in ("ws", "all"):
             targets = await ws.run(ws.QUICK if args.quick else ws.FULL, influx, log)
             figures["ws"] = [target.as_dict() for target in targets]
+        if args.which == "dashboard":
+            options = dashboard.QUICK if args.quick else dashboard.FULL
+            figures["dashboard"] = await dashboard.run(options, influx, log)
     finally:
         influx.stop()
     log(json.dumps(figures, indent=1))
@@ -78,6 +86,8 @@ async def main() -> None:
         report.write_section("ingest", report.ingest_section(figures["ingest"], header))
     if "ws" in figures:
         report.write_section("ws", report.ws_section(figures["ws"], header))
+    if "dashboard" in figures:
+        report.write_section("dashboard", dashboard.section(figures["dashboard"], header))
     log(f"wrote {report.DOC.relative_to(ROOT)}")
 
 

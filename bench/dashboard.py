@@ -1,0 +1,625 @@
+"""The dashboard in a lecture hall (issue 11): 1,000 enrolled students, the instructor's page
+open in headless Chromium, and the real client's single-event POSTs at 100, then 500 events/s.
+
+The class is made as an instructor would: an instructor account (made by the run's admin)
+creates the class and its ingest key and enrolls the roster with one `POST .../roster`. The
+instructor signs in on `/login` in Chromium (1600×1000) and the dashboard opens the class.
+The load is a lesson: most students run cells (now and then a cell fails, never a third time
+in a row), and in each phase some students get stuck (STUCK_AFTER_ERRORS failed runs of one
+cell in a row) and some ask for help (a `help` event, repeated every 10 s as the extension
+does). Measured per phase: event → shown in Needs attention for each stuck and help student
+(from the answer to the POST that made them so to the frame that shows them), the page's
+main-thread share (DevTools `Performance.getMetrics` TaskDuration), long tasks, and filter
+click → paint. After the load, the page's totals, the API's roster and what was posted must
+agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from playwright.async_api import Browser, CDPSession, Page, async_playwright
+
+from bench import dashboard_probe as probe
+from bench.events import student_email
+from bench.httpclient import HttpPool
+from bench.stack import (
+    ADMIN_EMAIL,
+    InfluxServer,
+    Stack,
+    cellmon_server,
+    cellmon_workers,
+    free_port,
+    processes,
+    wait_workers,
+)
+from cellmon.events.batch import HELP_REPEAT_SECONDS, STUCK_AFTER_ERRORS
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+VIEWPORT = {"width": 1600, "height": 1000}
+INSTRUCTOR_EMAIL = "bench-instructor@example.org"
+# The targets of issue 11.
+TARGET_ATTENTION_MS = 2000
+TARGET_PAGE_SHARE = 0.25
+TARGET_PAGE_SHARE_RATE = 100
+# Background students fail a run now and then: often enough to look like a class.
+ERROR_RATIO = 0.08
+CELLS = 8
+CONNECTIONS = 64
+
+
+@dataclass(frozen=True)
+class Phase:
+    rate: int  # events per second
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Options:
+    students: int
+    phases: tuple[Phase, ...]
+    samples: int  # students who get stuck, and students who ask for help, in each phase
+    clicks: int  # filter clicks in each phase
+
+
+FULL = Options(1000, (Phase(100, 60), Phase(500, 30)), samples=25, clicks=6)
+QUICK = Options(1000, (Phase(100, 20), Phase(500, 10)), samples=8, clicks=3)
+
+
+@dataclass
+class Sample:
+    kind: str  # "stuck" or "help"
+    student: int  # index in the roster
+    phase: int
+    answered_at: float | None = None  # epoch ms: the answer to the POST that makes it so
+
+
+@dataclass
+class Posted:
+    statuses: Counter[int] = field(default_factory=Counter)
+    executions: int = 0
+    errors: int = 0
+
+
+class Lesson:
+    """The events of the run, in the order they are due. Background students run the cells
+    of one notebook in turn; the students kept for samples do nothing until their turn."""
+
+    def __init__(self, options: Options, sample_students: int, rng: random.Random) -> None:
+        self.rng = rng
+        self.background = options.students - sample_students
+        self.runs: Counter[int] = Counter()
+        self.streaks: Counter[tuple[int, int]] = Counter()
+        # (when, tie-breaker, event, the sample it completes, repeated every so many seconds)
+        self.due: list[tuple[float, int, dict[str, Any], Sample | None, float | None]] = []
+        self.order = itertools.count()
+        self.sessions = {n: str(uuid.uuid4()) for n in range(options.students)}
+
+    def event(self, student: int, event_type: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "eventId": str(uuid.uuid4()),
+            "eventType": event_type,
+            "eventTime": _client_time(),
+            "emailAddress": student_email(student),
+            "userName": f"テスト学生{student:05d}",
+            "teamName": f"チーム{student % 12 + 1}",
+            "sessionId": self.sessions[student],
+            "notebookPath": "lessons/week1.ipynb",
+            **fields,
+        }
+
+    def run(self, student: int, cell: int, failed: bool) -> dict[str, Any]:
+        self.runs[student] += 1
+        fields: dict[str, Any] = {
+            "cellId": f"cell-{cell}",
+            "cellIndex": cell,
+            "cellType": "code",
+            "code": "1/0" if failed else "x = 2 + 2\nx",
+            "executionCount": self.runs[student],
+            "hasError": failed,
+            "result": "ZeroDivisionError: division by zero" if failed else "4",
+            "executionDurationMs": self.rng.randint(1, 400),
+        }
+        if failed:
+            fields["errorMessage"] = "ZeroDivisionError: division by zero"
+        return self.event(student, "cell_executed", **fields)
+
+    def background_run(self) -> dict[str, Any]:
+        student = self.rng.randrange(self.background)
+        cell = self.runs[student] % CELLS
+        streak = self.streaks[(student, cell)]
+        failed = streak + 1 < STUCK_AFTER_ERRORS and self.rng.random() < ERROR_RATIO
+        self.streaks[(student, cell)] = streak + 1 if failed else 0
+        return self.run(student, cell, failed)
+
+    def plan(
+        self,
+        at: float,
+        event: dict[str, Any],
+        sample: Sample | None = None,
+        repeat: float | None = None,
+    ) -> None:
+        heapq.heappush(self.due, (at, next(self.order), event, sample, repeat))
+
+    def plan_stuck(self, sample: Sample, at: float) -> None:
+        """Failed runs of one cell, 0.4 s apart: the last makes the student stuck."""
+        for attempt in range(STUCK_AFTER_ERRORS):
+            last = attempt == STUCK_AFTER_ERRORS - 1
+            event = self.run(sample.student, CELLS, failed=True)
+            self.plan(at + 0.4 * attempt, event, sample if last else None)
+
+    def plan_help(self, sample: Sample, at: float) -> None:
+        """A help request, repeated as the extension does while its toggle is on (until the
+        load ends)."""
+        repeat = HELP_REPEAT_SECONDS.total_seconds()
+        self.plan(at, self.event(sample.student, "help"), sample, repeat)
+
+    def next(self, now: float) -> tuple[dict[str, Any], Sample | None]:
+        if self.due and self.due[0][0] <= now:
+            at, _order, event, sample, repeat = heapq.heappop(self.due)
+            if repeat is not None:
+                self.plan(at + repeat, event, None, repeat)
+            # Planned ahead, stamped as the client would stamp it: when it is sent.
+            return {**event, "eventId": str(uuid.uuid4()), "eventTime": _client_time()}, sample
+        return self.background_run(), None
+
+
+def _client_time() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class PhaseResult:
+    rate: int
+    seconds: float
+    posted: int
+    stuck_ms: list[float]
+    help_ms: list[float]
+    missed: dict[str, int]
+    main_thread: dict[str, float]  # share of one core: task, script, layout, style
+    long_tasks: int
+    long_task_max_ms: float
+    clicks_ms: list[float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rate": self.rate,
+            "seconds": self.seconds,
+            "posted": self.posted,
+            "stuck": _spread(self.stuck_ms),
+            "help": _spread(self.help_ms),
+            "missed": self.missed,
+            "main_thread": {key: round(value, 3) for key, value in self.main_thread.items()},
+            "long_tasks": self.long_tasks,
+            "long_task_max_ms": round(self.long_task_max_ms),
+            "clicks": _spread(self.clicks_ms),
+        }
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0, "p50": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def at(fraction: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 1)
+
+    return {"n": len(values), "p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], 1)}
+
+
+def check_chromium() -> None:
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} not found (scripts/services.sh up installs it)")
+
+
+async def run(options: Options, influx: InfluxServer, log: Callable[[str], None]) -> dict[str, Any]:
+    await asyncio.to_thread(check_chromium)
+    stack = Stack("production", influx)
+    await stack.create()
+    port = free_port()
+    try:
+        server = cellmon_server(stack, port)
+        workers = cellmon_workers(stack, 1)
+        with processes(server, *workers):
+            await wait_workers(stack, 1)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as api:
+                return await _measure(options, stack, api, port, log)
+    finally:
+        await stack.destroy()
+
+
+async def _measure(
+    options: Options, stack: Stack, api: httpx.AsyncClient, port: int, log: Callable[[str], None]
+) -> dict[str, Any]:
+    password = stack.admin_password
+    admin = await _token(api, ADMIN_EMAIL, password)
+    answer = await api.post(
+        "/api/v1/users",
+        json={"email": INSTRUCTOR_EMAIL, "password": password, "role": "instructor"},
+        headers=admin,
+    )
+    answer.raise_for_status()
+    teacher = await _token(api, INSTRUCTOR_EMAIL, password)
+    code = f"HALL-{uuid.uuid4().hex[:8]}"
+    class_id = (
+        await _ok(
+            api.post(
+                "/api/v1/classes",
+                json={"name": "Lecture hall", "class_code": code},
+                headers=teacher,
+            )
+        )
+    )["id"]
+    key = (
+        await _ok(api.post(f"/api/v1/classes/{class_id}/ingest-keys", json={}, headers=teacher))
+    )["key"]
+    roster = [
+        {
+            "email": student_email(n),
+            "name": f"テスト学生{n:05d}",
+            "team_name": f"チーム{n % 12 + 1}",
+        }
+        for n in range(options.students)
+    ]
+    started = time.perf_counter()
+    imported = await _ok(
+        api.post(f"/api/v1/classes/{class_id}/roster", json=roster, headers=teacher)
+    )
+    import_ms = (time.perf_counter() - started) * 1000
+    log(f"roster of {imported['created']:,} students imported in one request: {import_ms:,.0f} ms")
+    ids = {row["email"]: row["student_id"] for row in imported["results"]}
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            page, cdp = await _open_dashboard(browser, port, class_id, password, options.students)
+            log("dashboard open with every student")
+            pool = HttpPool(port, CONNECTIONS)
+            await pool.open()
+            try:
+                phases, posted, samples = await _load(options, page, cdp, pool, key, ids, log)
+            finally:
+                await pool.close()
+            log("load stopped; waiting for the queue to drain")
+            drained = await _drained(stack)
+            agreement = await _agreement(page, api, teacher, class_id, options, posted, samples)
+        finally:
+            await browser.close()
+    return {
+        "students": options.students,
+        "import_ms": round(import_ms),
+        "phases": [phase.as_dict() for phase in phases],
+        "statuses": {str(status): count for status, count in sorted(posted.statuses.items())},
+        "drained": drained,
+        "agreement": agreement,
+    }
+
+
+async def _token(api: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
+    answer = await _ok(
+        api.post("/api/v1/auth/token", data={"username": email, "password": password})
+    )
+    return {"Authorization": f"Bearer {answer['access_token']}"}
+
+
+async def _ok(request: Any) -> Any:
+    answer: httpx.Response = await request
+    if answer.status_code >= 300:
+        raise RuntimeError(f"{answer.request.url}: {answer.status_code} {answer.text[:300]}")
+    return answer.json()
+
+
+async def _open_dashboard(
+    browser: Browser, port: int, class_id: int, password: str, students: int
+) -> tuple[Page, CDPSession]:
+    context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.add_init_script(probe.PROBE_SCRIPT)
+    await page.goto(f"http://127.0.0.1:{port}/login?next=/dashboard%3Fclass_id%3D{class_id}")
+    await page.fill("#username", INSTRUCTOR_EMAIL)
+    await page.fill("#password", password)
+    await page.click("#signin-submit")
+    await page.wait_for_url("**/dashboard?class_id=*")
+    await page.wait_for_function(
+        "n => Number(document.querySelector('[data-total=students]')?.textContent"
+        ".replace(/[^0-9]/g, '')) === n",
+        arg=students,
+        timeout=60_000,
+    )
+    cdp = await context.new_cdp_session(page)
+    await cdp.send("Performance.enable")
+    return page, cdp
+
+
+async def _metrics(cdp: CDPSession) -> dict[str, float]:
+    answer = await cdp.send("Performance.getMetrics")
+    return {metric["name"]: metric["value"] for metric in answer["metrics"]}
+
+
+async def _load(
+    options: Options,
+    page: Page,
+    cdp: CDPSession,
+    pool: HttpPool,
+    key: str,
+    ids: dict[str, int],
+    log: Callable[[str], None],
+) -> tuple[list[PhaseResult], Posted, list[Sample]]:
+    loop = asyncio.get_running_loop()
+    reserved = 2 * options.samples * len(options.phases)
+    lesson = Lesson(options, reserved, random.Random(11))
+    path = f"/api/v1/events?key={key}"
+    posted = Posted()
+    in_flight: set[asyncio.Task[None]] = set()
+    samples: list[Sample] = []
+    reserved_students = iter(range(options.students - reserved, options.students))
+    load_started = loop.time()
+
+    async def post(event: dict[str, Any], sample: Sample | None) -> None:
+        status, _ = await pool.post(path, orjson.dumps([event]))
+        posted.statuses[status] += 1
+        if status == 202 and event["eventType"] == "cell_executed":
+            posted.executions += 1
+            posted.errors += int(event["hasError"])
+        if sample is not None and status == 202:
+            sample.answered_at = time.time() * 1000
+
+    async def click(filter_name: str) -> None:
+        await page.click(f'button[data-filter="{filter_name}"]')
+
+    results = []
+    for number, phase in enumerate(options.phases):
+        started = loop.time()
+        offset = started - load_started
+        for index in range(options.samples):
+            # Spread over the phase, away from its edges.
+            at = started + phase.seconds * (0.1 + 0.75 * index / max(1, options.samples - 1))
+            stuck = Sample("stuck", next(reserved_students), number)
+            helper = Sample("help", next(reserved_students), number)
+            samples += [stuck, helper]
+            lesson.plan_stuck(stuck, at)
+            lesson.plan_help(helper, at + 0.2)
+        click_times = [
+            started + phase.seconds * (index + 0.5) / options.clicks
+            for index in range(options.clicks)
+        ]
+        filters = itertools.cycle(["stuck", "all", "help", "all"])
+        before = await _metrics(cdp)
+        wall_started = time.time() * 1000
+        sent = 0
+        while (now := loop.time()) - started < phase.seconds:
+            for _ in range(int((now - started) * phase.rate) - sent):
+                task = asyncio.create_task(post(*lesson.next(now)))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                sent += 1
+            if click_times and click_times[0] <= now:
+                click_times.pop(0)
+                task = asyncio.create_task(click(next(filters)))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            await asyncio.sleep(0.005)
+        after = await _metrics(cdp)
+        wall_ended = time.time() * 1000
+        await page.click('button[data-filter="all"]')
+        log(f"{phase.rate} events/s: {sent:,} events posted from {offset:.0f} s")
+        results.append(
+            await _phase_result(
+                page, phase, number, sent, samples, ids, before, after, (wall_started, wall_ended)
+            )
+        )
+    await asyncio.gather(*in_flight)
+    return results, posted, samples
+
+
+async def _phase_result(
+    page: Page,
+    phase: Phase,
+    number: int,
+    sent: int,
+    samples: list[Sample],
+    ids: dict[str, int],
+    before: dict[str, float],
+    after: dict[str, float],
+    window: tuple[float, float],
+) -> PhaseResult:
+    # The last samples of the phase may still be on their way to the page.
+    await asyncio.sleep(3)
+    seen = await probe.shown(page)
+    latencies: dict[str, list[float]] = {"stuck": [], "help": []}
+    missed = {"stuck": 0, "help": 0}
+    for sample in samples:
+        if sample.phase != number:
+            continue
+        entry = seen.get(f"{ids[student_email(sample.student)]}:{sample.kind}")
+        shown_at = entry and (entry["painted"] or entry["inserted"])
+        if sample.answered_at is None or not shown_at:
+            missed[sample.kind] += 1
+            continue
+        latencies[sample.kind].append(shown_at - sample.answered_at)
+    wall = after["Timestamp"] - before["Timestamp"]
+    share = {
+        name: (after[metric] - before[metric]) / wall
+        for name, metric in (
+            ("task", "TaskDuration"),
+            ("script", "ScriptDuration"),
+            ("layout", "LayoutDuration"),
+            ("style", "RecalcStyleDuration"),
+        )
+    }
+    start, end = window
+    long_tasks = [duration for at, duration in await probe.long_tasks(page) if start <= at < end]
+    clicks = [
+        click["painted"] - click["started"]
+        for click in await probe.clicks(page)
+        if start <= click["started"] < end
+    ]
+    return PhaseResult(
+        rate=phase.rate,
+        seconds=phase.seconds,
+        posted=sent,
+        stuck_ms=latencies["stuck"],
+        help_ms=latencies["help"],
+        missed=missed,
+        main_thread=share,
+        long_tasks=len(long_tasks),
+        long_task_max_ms=max(long_tasks, default=0.0),
+        clicks_ms=clicks,
+    )
+
+
+async def _drained(stack: Stack, seconds: float = 120) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await stack.queue_is_empty():
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+async def _agreement(
+    page: Page,
+    api: httpx.AsyncClient,
+    teacher: dict[str, str],
+    class_id: int,
+    options: Options,
+    posted: Posted,
+    samples: list[Sample],
+) -> dict[str, Any]:
+    """The page's totals and the API's, once they agree (at most 30 s after the queue
+    drained), beside what was posted."""
+    expected = {
+        "students": options.students,
+        "executions": posted.executions,
+        "errors": posted.errors,
+        "stuck": sum(sample.kind == "stuck" for sample in samples),
+        "help": sum(sample.kind == "help" for sample in samples),
+    }
+    deadline = time.monotonic() + 30
+    while True:
+        roster = await _ok(api.get(f"/api/v1/progress/classes/{class_id}", headers=teacher))
+        api_totals = roster["totals"]
+        page_totals = await probe.totals(page)
+        if page_totals == api_totals or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
+    enrolled = 0
+    for skip in range(0, options.students + 500, 500):
+        enrolled += len(
+            await _ok(
+                api.get(
+                    f"/api/v1/classes/{class_id}/students",
+                    params={"skip": skip, "limit": 500},
+                    headers=teacher,
+                )
+            )
+        )
+    agree = page_totals == api_totals and all(
+        api_totals[name] == value for name, value in expected.items()
+    )
+    return {
+        "page": page_totals,
+        "api": api_totals,
+        "posted": expected,
+        "enrolled": enrolled,
+        "agree": agree and enrolled == options.students,
+    }
+
+
+def section(figures: dict[str, Any], header: str) -> str:
+    """The run's figures for docs/benchmarks.md (between its `dashboard` markers)."""
+    lines = [
+        header,
+        f"- Roster: {figures['students']:,} students enrolled with one `POST .../roster` "
+        f"in {figures['import_ms']:,} ms",
+        "- Answers to the events' POSTs: "
+        + ", ".join(f"{count:,} × {status}" for status, count in figures["statuses"].items())
+        + f"; queue drained after the load: {'yes' if figures['drained'] else 'no'}",
+        "",
+        "| events/s | posted | stuck → shown, ms: p50 / p99 / max (n) | help → shown, ms: "
+        "p50 / p99 / max (n) | page main thread, % of a core (script / layout / style) | "
+        "long tasks (longest) | filter click → paint, ms: p50 / max (n) |",
+        "|---:|---:|---|---|---|---|---|",
+    ]
+    for phase in figures["phases"]:
+        share = phase["main_thread"]
+        lines.append(
+            f"| {phase['rate']} | {phase['posted']:,} in {phase['seconds']:.0f} s | "
+            f"{_spread_text(phase['stuck'], phase['missed']['stuck'])} | "
+            f"{_spread_text(phase['help'], phase['missed']['help'])} | "
+            f"{share['task']:.0%} ({share['script']:.0%} / {share['layout']:.0%} / "
+            f"{share['style']:.0%}) | {phase['long_tasks']} ({phase['long_task_max_ms']:,} ms) | "
+            f"{_ms(phase['clicks']['p50'])} / {_ms(phase['clicks']['max'])} "
+            f"({phase['clicks']['n']}) |"
+        )
+    agreement = figures["agreement"]
+    names = ("students", "active", "idle", "stuck", "help", "executions", "errors")
+    lines += [
+        "",
+        "After the load, once the queue drained:",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for label, values in (
+        ("page (`[data-total]`)", agreement["page"]),
+        ("API (`GET /progress/classes/{id}`)", agreement["api"]),
+        ("posted", agreement["posted"]),
+    ):
+        lines.append(
+            f"| {label} | "
+            + " | ".join(f"{values[name]:,}" if name in values else "" for name in names)
+            + " |"
+        )
+    samples = [
+        value
+        for phase in figures["phases"]
+        for kind in ("stuck", "help")
+        for value in (phase[kind]["max"],)
+    ]
+    missed = sum(sum(phase["missed"].values()) for phase in figures["phases"])
+    worst = max((value for value in samples if value is not None), default=None)
+    attention_met = missed == 0 and worst is not None and worst < TARGET_ATTENTION_MS
+    share_at_target = [
+        phase["main_thread"]["task"]
+        for phase in figures["phases"]
+        if phase["rate"] == TARGET_PAGE_SHARE_RATE
+    ]
+    share_met = bool(share_at_target) and max(share_at_target) < TARGET_PAGE_SHARE
+    lines += [
+        "",
+        f"- the enrolled roster (`GET /classes/{{id}}/students`): {agreement['enrolled']:,}; "
+        f"page, API and what was posted agree: {'**yes**' if agreement['agree'] else '**no**'}",
+        f"- every stuck and help sample shown within {TARGET_ATTENTION_MS:,} ms at every rate: "
+        f"slowest {_ms(worst)} ms, {missed} never shown — "
+        f"{'**met**' if attention_met else '**not met**'}",
+        f"- page under {TARGET_PAGE_SHARE:.0%} of a core at {TARGET_PAGE_SHARE_RATE} events/s: "
+        + (f"{max(share_at_target):.0%}" if share_at_target else "-")
+        + f" — {'**met**' if share_met else '**not met**'}",
+    ]
+    return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _spread_text(spread: dict[str, Any], missed: int) -> str:
+    text = f"{_ms(spread['p50'])} / {_ms(spread['p99'])} / {_ms(spread['max'])} ({spread['n']})"
+    return text + (f", {missed} never shown" if missed else "")
