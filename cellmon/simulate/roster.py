@@ -14,17 +14,14 @@ GIVEN_NAMES = (
     "陽翔", "蓮", "悠真", "湊", "結衣", "陽葵", "凛", "芽依", "美咲", "大翔",
     "葵", "さくら", "翔太", "花子", "太郎", "優奈", "健", "彩", "拓海", "七海",
 )  # fmt: skip
-OTHER_NAMES = (
-    "Emma Schmidt",
-    "Nguyễn Văn An",
-    "Li Wei",
-    "Olivia Brown",
-    "Mateo García",
-    "Aarav Patel",
-    "Chloé Martin",
-    "Kim Min-jun",
-    "テスト学生",
-)
+OTHER_GIVEN_NAMES = (
+    "Emma", "Li", "Olivia", "Mateo", "Aarav", "Chloé", "Min-jun", "Lucas", "Sofia", "Omar",
+    "Ana", "Thanh",
+)  # fmt: skip
+OTHER_FAMILY_NAMES = (
+    "Schmidt", "Wei", "Brown", "García", "Patel", "Martin", "Kim", "Nguyễn", "Silva", "Rossi",
+    "Haddad", "Kowalski",
+)  # fmt: skip
 # Names that test the dashboard's layout: long in characters, in width, or without spaces.
 LONG_NAMES = (
     "Maria Fernanda de los Ángeles Guadalupe Rodríguez-Hernández y Villaseñor",
@@ -35,7 +32,7 @@ LONG_NAMES = (
 TEAM_SIZE = 8
 
 # Shares of the class, each an exact count (rounded) so that a seed gives a known class.
-OTHER_NAME_SHARE = 0.2
+OTHER_NAME_SHARE = 0.1
 LONG_NAME_SHARE = 0.03
 LATE_SHARE = 0.1
 STUCK_SHARE = 0.04
@@ -71,12 +68,11 @@ def _shared(rng: random.Random, numbers: list[int], share: float, of: int) -> se
     return set(rng.sample(numbers, min(max(1, round(share * of)), len(numbers))))
 
 
-def _name(rng: random.Random, number: int, other: bool, long: bool) -> str:
+def _name(rng: random.Random, other: bool, long: bool) -> str:
     if long:
         return rng.choice(LONG_NAMES)
     if other:
-        name = rng.choice(OTHER_NAMES)
-        return f"{name}{number:03d}" if name == "テスト学生" else name
+        return f"{rng.choice(OTHER_GIVEN_NAMES)} {rng.choice(OTHER_FAMILY_NAMES)}"
     return f"{rng.choice(FAMILY_NAMES)} {rng.choice(GIVEN_NAMES)}"
 
 
@@ -106,7 +102,7 @@ def make_roster(
             SimulatedStudent(
                 number=number,
                 email=student_email(number),
-                name=_name(rng, number, number in other_named, number in long_named),
+                name=_name(rng, number in other_named, number in long_named),
                 team=f"チーム{(number - 1) // TEAM_SIZE + 1}",
                 joins_at=joins_at,
                 late=number in late,
