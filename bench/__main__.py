@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from bench import dashboard, ingest, report, ws
+from bench import dashboard, dashboard_report, ingest, report, ws
 from bench.stack import ROOT, InfluxServer, raise_open_files_limit
 
 
@@ -87,7 +87,7 @@ async def main() -> None:
     if "ws" in figures:
         report.write_section("ws", report.ws_section(figures["ws"], header))
     if "dashboard" in figures:
-        report.write_section("dashboard", dashboard.section(figures["dashboard"], header))
+        report.write_section("dashboard", dashboard_report.section(figures["dashboard"], header))
     log(f"wrote {report.DOC.relative_to(ROOT)}")
 
 

@@ -17,15 +17,12 @@ agree.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import random
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +31,8 @@ import orjson
 from playwright.async_api import Browser, CDPSession, Page, async_playwright
 
 from bench import dashboard_probe as probe
+from bench.dashboard_lesson import Lesson, Posted, Sample
+from bench.dashboard_report import PhaseResult
 from bench.events import student_email
 from bench.httpclient import HttpPool
 from bench.stack import (
@@ -46,19 +45,11 @@ from bench.stack import (
     processes,
     wait_workers,
 )
-from cellmon.events.batch import HELP_REPEAT_SECONDS, STUCK_AFTER_ERRORS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 VIEWPORT = {"width": 1600, "height": 1000}
 INSTRUCTOR_EMAIL = "bench-instructor@example.org"
-# The targets of issue 11.
-TARGET_ATTENTION_MS = 2000
-TARGET_PAGE_SHARE = 0.25
-TARGET_PAGE_SHARE_RATE = 100
-# Background students fail a run now and then: often enough to look like a class.
-ERROR_RATIO = 0.08
-CELLS = 8
 CONNECTIONS = 64
 
 
@@ -78,147 +69,6 @@ class Options:
 
 FULL = Options(1000, (Phase(100, 60), Phase(500, 30)), samples=25, clicks=6)
 QUICK = Options(1000, (Phase(100, 20), Phase(500, 10)), samples=8, clicks=3)
-
-
-@dataclass
-class Sample:
-    kind: str  # "stuck" or "help"
-    student: int  # index in the roster
-    phase: int
-    answered_at: float | None = None  # epoch ms: the answer to the POST that makes it so
-
-
-@dataclass
-class Posted:
-    statuses: Counter[int] = field(default_factory=Counter)
-    executions: int = 0
-    errors: int = 0
-
-
-class Lesson:
-    """The events of the run, in the order they are due. Background students run the cells
-    of one notebook in turn; the students kept for samples do nothing until their turn."""
-
-    def __init__(self, options: Options, sample_students: int, rng: random.Random) -> None:
-        self.rng = rng
-        self.background = options.students - sample_students
-        self.runs: Counter[int] = Counter()
-        self.streaks: Counter[tuple[int, int]] = Counter()
-        # (when, tie-breaker, event, the sample it completes, repeated every so many seconds)
-        self.due: list[tuple[float, int, dict[str, Any], Sample | None, float | None]] = []
-        self.order = itertools.count()
-        self.sessions = {n: str(uuid.uuid4()) for n in range(options.students)}
-
-    def event(self, student: int, event_type: str, **fields: Any) -> dict[str, Any]:
-        return {
-            "eventId": str(uuid.uuid4()),
-            "eventType": event_type,
-            "eventTime": _client_time(),
-            "emailAddress": student_email(student),
-            "userName": f"テスト学生{student:05d}",
-            "teamName": f"チーム{student % 12 + 1}",
-            "sessionId": self.sessions[student],
-            "notebookPath": "lessons/week1.ipynb",
-            **fields,
-        }
-
-    def run(self, student: int, cell: int, failed: bool) -> dict[str, Any]:
-        self.runs[student] += 1
-        fields: dict[str, Any] = {
-            "cellId": f"cell-{cell}",
-            "cellIndex": cell,
-            "cellType": "code",
-            "code": "1/0" if failed else "x = 2 + 2\nx",
-            "executionCount": self.runs[student],
-            "hasError": failed,
-            "result": "ZeroDivisionError: division by zero" if failed else "4",
-            "executionDurationMs": self.rng.randint(1, 400),
-        }
-        if failed:
-            fields["errorMessage"] = "ZeroDivisionError: division by zero"
-        return self.event(student, "cell_executed", **fields)
-
-    def background_run(self) -> dict[str, Any]:
-        student = self.rng.randrange(self.background)
-        cell = self.runs[student] % CELLS
-        streak = self.streaks[(student, cell)]
-        failed = streak + 1 < STUCK_AFTER_ERRORS and self.rng.random() < ERROR_RATIO
-        self.streaks[(student, cell)] = streak + 1 if failed else 0
-        return self.run(student, cell, failed)
-
-    def plan(
-        self,
-        at: float,
-        event: dict[str, Any],
-        sample: Sample | None = None,
-        repeat: float | None = None,
-    ) -> None:
-        heapq.heappush(self.due, (at, next(self.order), event, sample, repeat))
-
-    def plan_stuck(self, sample: Sample, at: float) -> None:
-        """Failed runs of one cell, 0.4 s apart: the last makes the student stuck."""
-        for attempt in range(STUCK_AFTER_ERRORS):
-            last = attempt == STUCK_AFTER_ERRORS - 1
-            event = self.run(sample.student, CELLS, failed=True)
-            self.plan(at + 0.4 * attempt, event, sample if last else None)
-
-    def plan_help(self, sample: Sample, at: float) -> None:
-        """A help request, repeated as the extension does while its toggle is on (until the
-        load ends)."""
-        repeat = HELP_REPEAT_SECONDS.total_seconds()
-        self.plan(at, self.event(sample.student, "help"), sample, repeat)
-
-    def next(self, now: float) -> tuple[dict[str, Any], Sample | None]:
-        if self.due and self.due[0][0] <= now:
-            at, _order, event, sample, repeat = heapq.heappop(self.due)
-            if repeat is not None:
-                self.plan(at + repeat, event, None, repeat)
-            # Planned ahead, stamped as the client would stamp it: when it is sent.
-            return {**event, "eventId": str(uuid.uuid4()), "eventTime": _client_time()}, sample
-        return self.background_run(), None
-
-
-def _client_time() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass
-class PhaseResult:
-    rate: int
-    seconds: float
-    posted: int
-    stuck_ms: list[float]
-    help_ms: list[float]
-    missed: dict[str, int]
-    main_thread: dict[str, float]  # share of one core: task, script, layout, style
-    long_tasks: int
-    long_task_max_ms: float
-    clicks_ms: list[float]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rate": self.rate,
-            "seconds": self.seconds,
-            "posted": self.posted,
-            "stuck": _spread(self.stuck_ms),
-            "help": _spread(self.help_ms),
-            "missed": self.missed,
-            "main_thread": {key: round(value, 3) for key, value in self.main_thread.items()},
-            "long_tasks": self.long_tasks,
-            "long_task_max_ms": round(self.long_task_max_ms),
-            "clicks": _spread(self.clicks_ms),
-        }
-
-
-def _spread(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"n": 0, "p50": None, "p99": None, "max": None}
-    ordered = sorted(values)
-
-    def at(fraction: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 1)
-
-    return {"n": len(values), "p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], 1)}
 
 
 def check_chromium() -> None:
@@ -363,7 +213,7 @@ async def _load(
 ) -> tuple[list[PhaseResult], Posted, list[Sample]]:
     loop = asyncio.get_running_loop()
     reserved = 2 * options.samples * len(options.phases)
-    lesson = Lesson(options, reserved, random.Random(11))
+    lesson = Lesson(options.students, reserved, random.Random(11))
     path = f"/api/v1/events?key={key}"
     posted = Posted()
     in_flight: set[asyncio.Task[None]] = set()
@@ -540,86 +390,3 @@ async def _agreement(
         "enrolled": enrolled,
         "agree": agree and enrolled == options.students,
     }
-
-
-def section(figures: dict[str, Any], header: str) -> str:
-    """The run's figures for docs/benchmarks.md (between its `dashboard` markers)."""
-    lines = [
-        header,
-        f"- Roster: {figures['students']:,} students enrolled with one `POST .../roster` "
-        f"in {figures['import_ms']:,} ms",
-        "- Answers to the events' POSTs: "
-        + ", ".join(f"{count:,} × {status}" for status, count in figures["statuses"].items())
-        + f"; queue drained after the load: {'yes' if figures['drained'] else 'no'}",
-        "",
-        "| events/s | posted | stuck → shown, ms: p50 / p99 / max (n) | help → shown, ms: "
-        "p50 / p99 / max (n) | page main thread, % of a core (script / layout / style) | "
-        "long tasks (longest) | filter click → paint, ms: p50 / max (n) |",
-        "|---:|---:|---|---|---|---|---|",
-    ]
-    for phase in figures["phases"]:
-        share = phase["main_thread"]
-        lines.append(
-            f"| {phase['rate']} | {phase['posted']:,} in {phase['seconds']:.0f} s | "
-            f"{_spread_text(phase['stuck'], phase['missed']['stuck'])} | "
-            f"{_spread_text(phase['help'], phase['missed']['help'])} | "
-            f"{share['task']:.0%} ({share['script']:.0%} / {share['layout']:.0%} / "
-            f"{share['style']:.0%}) | {phase['long_tasks']} ({phase['long_task_max_ms']:,} ms) | "
-            f"{_ms(phase['clicks']['p50'])} / {_ms(phase['clicks']['max'])} "
-            f"({phase['clicks']['n']}) |"
-        )
-    agreement = figures["agreement"]
-    names = ("students", "active", "idle", "stuck", "help", "executions", "errors")
-    lines += [
-        "",
-        "After the load, once the queue drained:",
-        "",
-        "| | " + " | ".join(names) + " |",
-        "|---|" + "---:|" * len(names),
-    ]
-    for label, values in (
-        ("page (`[data-total]`)", agreement["page"]),
-        ("API (`GET /progress/classes/{id}`)", agreement["api"]),
-        ("posted", agreement["posted"]),
-    ):
-        lines.append(
-            f"| {label} | "
-            + " | ".join(f"{values[name]:,}" if name in values else "" for name in names)
-            + " |"
-        )
-    samples = [
-        value
-        for phase in figures["phases"]
-        for kind in ("stuck", "help")
-        for value in (phase[kind]["max"],)
-    ]
-    missed = sum(sum(phase["missed"].values()) for phase in figures["phases"])
-    worst = max((value for value in samples if value is not None), default=None)
-    attention_met = missed == 0 and worst is not None and worst < TARGET_ATTENTION_MS
-    share_at_target = [
-        phase["main_thread"]["task"]
-        for phase in figures["phases"]
-        if phase["rate"] == TARGET_PAGE_SHARE_RATE
-    ]
-    share_met = bool(share_at_target) and max(share_at_target) < TARGET_PAGE_SHARE
-    lines += [
-        "",
-        f"- the enrolled roster (`GET /classes/{{id}}/students`): {agreement['enrolled']:,}; "
-        f"page, API and what was posted agree: {'**yes**' if agreement['agree'] else '**no**'}",
-        f"- every stuck and help sample shown within {TARGET_ATTENTION_MS:,} ms at every rate: "
-        f"slowest {_ms(worst)} ms, {missed} never shown — "
-        f"{'**met**' if attention_met else '**not met**'}",
-        f"- page under {TARGET_PAGE_SHARE:.0%} of a core at {TARGET_PAGE_SHARE_RATE} events/s: "
-        + (f"{max(share_at_target):.0%}" if share_at_target else "-")
-        + f" — {'**met**' if share_met else '**not met**'}",
-    ]
-    return "\n".join(lines)
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
-def _spread_text(spread: dict[str, Any], missed: int) -> str:
-    text = f"{_ms(spread['p50'])} / {_ms(spread['p99'])} / {_ms(spread['max'])} ({spread['n']})"
-    return text + (f", {missed} never shown" if missed else "")
