@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 API = "/api/v1"
-ARRIVAL_TIMEOUT_SECONDS = 30.0
+ARRIVAL_TIMEOUT_SECONDS = 60.0
 
 
 async def class_with_key(http: httpx.AsyncClient, code: str = "CLIENT1") -> tuple[int, str]:
