@@ -1,8 +1,9 @@
 // The roster: one tile per student, created once and then only patched. A lecture hall has
-// 1,000 tiles and 100 events a second, so the tiles cost only where they are seen: each is a
-// fixed-size box laid out on its own (style.css: `contain`, `content-visibility`), a tile
-// off screen only keeps its state attribute current and is filled in when it scrolls into
-// view, and a change of order moves the few tiles that moved, not the whole list.
+// 1,000 tiles and 100 events a second, so a change costs only its own tile: each is a
+// fixed-size box laid out on its own (style.css: `contain`, `content-visibility`: one off
+// screen is not laid out or painted at all), the clock's texts move only on the tiles in view
+// (and catch up when one scrolls in), and a change of order moves the few tiles that moved,
+// not the whole list.
 
 import { el, notebookName, setText, setTitle } from "./dom.js";
 import { displayName, formatAgo, fullIdentity, orderMoves, rosterOrder, stateBadge } from "./rules.js";
@@ -33,9 +34,8 @@ export class RosterView {
     this.order = [];
     this.labels = new Map();
     this.students = new Map();
-    this.now = Date.now();
+    this.clockOffset = 0; // the page's clock (the server's) minus this browser's
     this.seen = new Set(); // ids of the tiles on (or near) the screen
-    this.stale = new Set(); // ids of tiles off screen whose text is not filled in yet
     this.observer = new IntersectionObserver((entries) => this.scrolled(entries), {
       root: container,
       rootMargin: SEEN_MARGIN,
@@ -48,7 +48,6 @@ export class RosterView {
     this.tiles.clear();
     this.order = [];
     this.seen.clear();
-    this.stale.clear();
   }
 
   scrolled(entries) {
@@ -61,10 +60,7 @@ export class RosterView {
       this.seen.add(id);
       const tile = this.tiles.get(id);
       const student = this.students.get(id);
-      if (tile && student) {
-        if (this.stale.delete(id)) this.fill(tile, student, this.now);
-        else this.fillClock(tile, student, this.now);
-      }
+      if (tile && student) this.fillClock(tile, student, Date.now() + this.clockOffset);
     }
   }
 
@@ -72,7 +68,7 @@ export class RosterView {
   update(students, ids, now, labels) {
     this.students = students;
     this.labels = labels;
-    this.now = now;
+    this.clockOffset = now - Date.now();
     for (const id of ids) {
       const student = students.get(id);
       if (!student) {
@@ -83,7 +79,6 @@ export class RosterView {
         }
         this.tiles.delete(id);
         this.seen.delete(id);
-        this.stale.delete(id);
         continue;
       }
       let tile = this.tiles.get(id);
@@ -91,21 +86,17 @@ export class RosterView {
         tile = this.createTile(student);
         this.tiles.set(id, tile);
       }
-      // The state attribute is kept current everywhere (filters and other code read it);
-      // the text only where it can be seen.
-      if (tile.root.dataset.state !== student.state) tile.root.dataset.state = student.state;
-      if (this.seen.has(id)) this.fill(tile, student, now);
-      else this.stale.add(id);
+      this.fill(tile, student, now);
     }
   }
 
   // Only the texts that move with the clock, on the tiles that can be seen.
   tick(students, now) {
-    this.now = now;
+    this.clockOffset = now - Date.now();
     for (const id of this.seen) {
       const tile = this.tiles.get(id);
       const student = students.get(id);
-      if (tile && student && !this.stale.has(id)) this.fillClock(tile, student, now);
+      if (tile && student) this.fillClock(tile, student, now);
     }
   }
 
@@ -139,6 +130,7 @@ export class RosterView {
   }
 
   fill(tile, student, now) {
+    if (tile.root.dataset.state !== student.state) tile.root.dataset.state = student.state;
     setText(tile.name, this.labels.get(student.id) ?? displayName(student));
     const mail = student.name ? student.email : "";
     setText(tile.mail, [mail, student.team_name].filter(Boolean).join(" · "));
