@@ -10,8 +10,10 @@ import { RosterView } from "./roster.js";
 import { SeatMapView } from "./seatmap.js";
 import { RosterImport } from "./roster_import.js";
 import {
+  LIVE_DRAW_MS,
   REFRESH_MS,
   RefreshSchedule,
+  TIMELINE_DRAW_MS,
   URGENT_REFRESH_MS,
   applyMessage,
   displayName,
@@ -89,7 +91,7 @@ function receive(message) {
   const name = student.name;
   const { run, stuckChanged, applied } = applyMessage(student, message, now());
   if (run) {
-    if (timeline.count(run.at ?? now(), run.error)) pending.timeline = true;
+    if (timeline.count(run.at ?? now(), run.error)) redrawTimelineSoon();
     refreshSoon("timeline");
   }
   // The heat map counts distinct students per cell, which no message carries: it is read
@@ -112,8 +114,37 @@ function changed(id, renamed = false) {
 
 // ---- rendering, at most once per frame ---------------------------------------------
 
-function schedule() {
-  if (!frame) frame = requestAnimationFrame(render);
+let drawTimer = 0;
+let lastDraw = -Infinity;
+let timelineTimer = 0;
+
+// Draw what is pending: in the next frame when a person asked for it (`now`), else in the
+// first frame LIVE_DRAW_MS after the last one, so that messages arriving meanwhile are drawn
+// together.
+function schedule(now = false) {
+  if (frame) return;
+  if (now) {
+    clearTimeout(drawTimer);
+    drawTimer = 0;
+    frame = requestAnimationFrame(render);
+  } else if (!drawTimer) {
+    drawTimer = setTimeout(
+      () => {
+        drawTimer = 0;
+        if (!frame) frame = requestAnimationFrame(render);
+      },
+      Math.max(0, lastDraw + LIVE_DRAW_MS - performance.now()),
+    );
+  }
+}
+
+function redrawTimelineSoon() {
+  if (timelineTimer) return;
+  timelineTimer = setTimeout(() => {
+    timelineTimer = 0;
+    pending.timeline = true;
+    schedule();
+  }, TIMELINE_DRAW_MS);
 }
 
 function visible(student) {
@@ -136,6 +167,7 @@ function relabel() {
 
 function render() {
   frame = 0;
+  lastDraw = performance.now();
   const time = now();
   if (pending.names) {
     pending.names = false;
@@ -456,20 +488,20 @@ for (const button of document.querySelectorAll("#state-filters button")) {
       other.setAttribute("aria-pressed", String(other === button));
     }
     pending.order = true;
-    schedule();
+    schedule(true);
   });
 }
 
 $("search").addEventListener("input", (event) => {
   state.search = event.target.value.trim().toLowerCase();
   pending.order = true;
-  schedule();
+  schedule(true);
 });
 
 $("sort").addEventListener("change", (event) => {
   state.sort = event.target.value;
   pending.order = true;
-  schedule();
+  schedule(true);
 });
 
 // Tiles, compact tiles (one line per student) or the seat map (the whole class at once).
@@ -484,7 +516,7 @@ for (const button of viewButtons) {
     $("seatmap").hidden = state.view !== "seats";
     $("sort").disabled = state.view === "seats";
     pending.order = true;
-    schedule();
+    schedule(true);
   });
 }
 
