@@ -33,7 +33,9 @@ class CellExecutionRead(BaseModel):
     code: str | None
     result: str | None
     client_duration_ms: int | None = Field(
-        description="Measured by the student's browser around the execution, not kernel time."
+        description="The run time the client measured: the JupyterLab extension times the "
+        "execution in the student's browser (kernel queueing and messaging included); "
+        "cellmon.client times the kernel's own run of the cell."
     )
     event_time: datetime = Field(description="When it happened, by the client's clock.")
     received_at: datetime = Field(description="When the server received it.")
