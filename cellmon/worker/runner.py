@@ -41,8 +41,8 @@ from cellmon.live.messages import publish_best_effort
 
 logger = logging.getLogger(__name__)
 
-# How long an idle claim waits for work, and so how late stop() reaches an idle worker
-# (every server's shutdown, and every test's app, waited for it); an idle read costs little.
+# How long an idle claim waits for work. stop() ends the wait of the embedded queue at once;
+# Redis's wait is on its server, so stop() reaches a worker waiting there this late.
 CLAIM_BLOCK_MS = 200
 MAX_BACKOFF_SECONDS = 5.0
 FIRST_BACKOFF_SECONDS = 0.1
@@ -127,7 +127,9 @@ class Worker:
     async def _advance(self, block_ms: int) -> int:
         """Claim and record a batch, then hand it to the second stage once the previous
         batch has left it; the number of queue messages claimed."""
-        messages = await self._queue.claim(self.name, self._processor.claim_count(), block_ms)
+        messages = await self._queue.claim(
+            self.name, self._processor.claim_count(), block_ms, self._stopping
+        )
         if messages:
             outcome = await self._record(messages)
             await self._settle()

@@ -332,6 +332,31 @@ async def test_next_batch_is_recorded_while_the_previous_one_writes_its_points(
         await asyncio.wait_for(running, 10)
 
 
+async def test_stop_reaches_a_worker_waiting_for_work(app: FastAPI) -> None:
+    claiming = asyncio.Event()
+
+    class Empty:
+        """A queue with nothing in it, whose claims wait as long as they are let."""
+
+        async def claim(
+            self, consumer: str, max_count: int, block_ms: int, stop: asyncio.Event | None = None
+        ) -> list[Any]:
+            claiming.set()
+            await (stop or asyncio.Event()).wait()
+            return []
+
+    backends = app.state.backends
+    worker = Worker(
+        app.state.database,
+        Backends(queue=Empty(), bus=backends.bus, timeseries=backends.timeseries),  # type: ignore[arg-type]
+        app.state.settings,
+    )
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait_for(claiming.wait(), 10)
+    worker.stop()
+    await asyncio.wait_for(running, 10)
+
+
 @long_lease
 async def test_stop_finishes_and_acknowledges_both_batches_in_hand(
     client: httpx.AsyncClient, app: FastAPI

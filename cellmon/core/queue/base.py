@@ -7,6 +7,7 @@ Consumers make the effect exactly once through idempotent writes (the event's ev
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,10 +39,14 @@ class MessageQueue(ABC):
         """
 
     @abstractmethod
-    async def claim(self, consumer: str, max_count: int, block_ms: int) -> list[QueuedMessage]:
+    async def claim(
+        self, consumer: str, max_count: int, block_ms: int, stop: asyncio.Event | None = None
+    ) -> list[QueuedMessage]:
         """Up to max_count messages for this consumer, waiting up to block_ms for the first.
 
-        Includes messages whose previous consumer has not acknowledged them in time.
+        Includes messages whose previous consumer has not acknowledged them in time. Once
+        `stop` is set, the claim waits no more: a wait in this process ends at once, a wait
+        on a server (Redis's BLOCK) is not started.
         """
 
     @abstractmethod

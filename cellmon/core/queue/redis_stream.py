@@ -96,13 +96,16 @@ class RedisStreamQueue(MessageQueue):
         except (RedisError, OSError, TimeoutError) as exc:
             raise BackendUnavailable(f"redis queue: {exc or type(exc).__name__}") from exc
 
-    async def claim(self, consumer: str, max_count: int, block_ms: int) -> list[QueuedMessage]:
+    async def claim(
+        self, consumer: str, max_count: int, block_ms: int, stop: asyncio.Event | None = None
+    ) -> list[QueuedMessage]:
         try:
             messages = await self._reclaim_stale(consumer, max_count)
             remaining = max_count - len(messages)
             if remaining > 0:
+                waits = not messages and (stop is None or not stop.is_set())
                 messages += await self._read_new(
-                    consumer, remaining, block_ms=None if messages else block_ms
+                    consumer, remaining, block_ms=block_ms if waits else None
                 )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):

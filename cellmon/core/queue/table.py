@@ -8,7 +8,6 @@ other's locked rows; SQLite serialises writers, so claims there are atomic by th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -55,7 +54,9 @@ class TableQueue(MessageQueue):
             raise BackendUnavailable(f"queue table: {exc}") from exc
         self._enqueued.set()
 
-    async def claim(self, consumer: str, max_count: int, block_ms: int) -> list[QueuedMessage]:
+    async def claim(
+        self, consumer: str, max_count: int, block_ms: int, stop: asyncio.Event | None = None
+    ) -> list[QueuedMessage]:
         deadline = asyncio.get_running_loop().time() + block_ms / 1000
         while True:
             self._enqueued.clear()
@@ -63,10 +64,10 @@ class TableQueue(MessageQueue):
             remaining = deadline - asyncio.get_running_loop().time()
             if messages or remaining <= 0:
                 return messages
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._enqueued.wait(), timeout=min(remaining, POLL_INTERVAL_SECONDS)
-                )
+            wakers = [self._enqueued] if stop is None else [self._enqueued, stop]
+            await _first_set(wakers, min(remaining, POLL_INTERVAL_SECONDS))
+            if stop is not None and stop.is_set():
+                return []
 
     async def _claim_now(self, consumer: str, max_count: int) -> list[QueuedMessage]:
         now = utcnow()
@@ -123,3 +124,13 @@ class TableQueue(MessageQueue):
             await self.depth()
         except SQLAlchemyError as exc:
             raise BackendUnavailable(f"queue table: {exc}") from exc
+
+
+async def _first_set(events: Sequence[asyncio.Event], seconds: float) -> None:
+    """Wait until one of `events` is set, or for `seconds`."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -41,6 +41,14 @@ async def test_enqueue_claim_ack(queue: RedisStreamQueue) -> None:
     assert await queue.claim("c1", 10, block_ms=0) == []
 
 
+async def test_a_claim_told_to_stop_does_not_wait_for_work(queue: RedisStreamQueue) -> None:
+    # Redis's BLOCK cannot be cut short: once told to stop, a claim does not start one.
+    stop = asyncio.Event()
+    stop.set()
+    async with asyncio.timeout(10):
+        assert await queue.claim("idle", 10, block_ms=60_000, stop=stop) == []
+
+
 async def test_bodies_written_together_share_entries_up_to_a_size(
     queue: RedisStreamQueue,
 ) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable
+from cellmon.core.queue import table
 from cellmon.core.queue.table import TableQueue
 from cellmon.core.settings import Settings
 
@@ -74,6 +75,20 @@ async def test_a_claim_passes_over_leased_entries_in_enqueue_order(database: Dat
     assert [m.bodies for m in second] == [(b"3",), (b"4",)]
     assert [m.bodies for m in third] == [(b"5",)]
     assert await queue.depth() == 3
+
+
+async def test_a_claim_waiting_for_work_returns_once_told_to_stop(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server's shutdown does not wait out its idle worker's claim. Without `stop`, only an
+    # enqueue or the poll (made longer than the test's bound) would end the wait.
+    monkeypatch.setattr(table, "POLL_INTERVAL_SECONDS", 60.0)
+    queue = TableQueue(database)
+    stop = asyncio.Event()
+    waiting = asyncio.create_task(queue.claim("idle", 10, block_ms=60_000, stop=stop))
+    stop.set()
+    async with asyncio.timeout(10):
+        assert await waiting == []
 
 
 async def test_an_enqueue_sqlite_cannot_store_is_unavailable(tmp_path: Path) -> None:
