@@ -3,6 +3,15 @@
 Every test that takes `settings`, `app` or `client` runs twice, once per database. Each test
 gets a database of its own state: a fresh copy of a migrated SQLite file, or the session's
 migrated PostgreSQL database with every table emptied.
+
+Each test starts the app afresh (its lifespan: database engine, queue, hub, worker, limiter),
+but the app object itself is built once per worker for each distinct `Settings` and reused
+(`AppPool`): FastAPI works out each route's dependencies and parameters at an app's first
+request, which cost about half the CPU time of a typical test. The settings of the tests of
+one database kind are equal (the same data folder, emptied and refilled for each test), so
+they share one app. What an app keeps from one lifespan to the next is what `create_app`
+builds (token codec, rate-limit rules, the ingest-key cache, middleware), none of which
+holds a test's data.
 """
 
 from __future__ import annotations
@@ -57,11 +66,13 @@ EMPTY_ALL = "BEGIN; {} SELECT {} FROM {}; COMMIT;".format(
 FAULT_TESTS = Path(__file__).resolve().parent / "faults"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`make test`: `-n … --dist loadgroup`), the fault tests share one
     worker: their private PostgreSQL, Redis and InfluxDB start once rather than once per
     worker, and the services they stop and kill are theirs alone. Every other test runs on
     any worker, each worker with its own databases (see `postgres_database`)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return  # `-p no:xdist`: one process, and no `xdist_group` marker to set
     for item in items:
         if item.path.is_relative_to(FAULT_TESTS):
             item.add_marker(pytest.mark.xdist_group("faults"))
@@ -145,18 +156,34 @@ def db_backend(request: pytest.FixtureRequest) -> str:
     return backend
 
 
+@pytest.fixture(scope="session")
+def data_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """This worker's data folder for each database kind: the same folder for every test of
+    that kind, so that their settings are equal and their app is shared (see `AppPool`)."""
+    return {backend: tmp_path_factory.mktemp(f"data-{backend}") for backend in DB_BACKENDS}
+
+
+def _empty_folder(folder: Path) -> None:
+    # A test leaves files behind (the database's -wal and -shm among them); none may reach
+    # the next test.
+    shutil.rmtree(folder)
+    folder.mkdir()
+
+
 @pytest.fixture
 def database_overrides(
-    db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    db_backend: str, data_dirs: dict[str, Path], request: pytest.FixtureRequest
 ) -> dict[str, Any]:
     """Settings values that point at a clean database of the parametrized kind."""
+    data_dir = data_dirs[db_backend]
+    _empty_folder(data_dir)
     if db_backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        shutil.copyfile(template, tmp_path / "cellmon.db")
-        return {"CELLMON_DATA_DIR": tmp_path}
+        shutil.copyfile(template, data_dir / "cellmon.db")
+        return {"CELLMON_DATA_DIR": data_dir}
     database: str = request.getfixturevalue("postgres_database")
     asyncio.run(_empty_postgres(database))
-    return {"CELLMON_DATA_DIR": tmp_path, **postgres_overrides(database)}
+    return {"CELLMON_DATA_DIR": data_dir, **postgres_overrides(database)}
 
 
 @pytest.fixture
@@ -170,11 +197,56 @@ def settings(database_overrides: dict[str, Any], settings_overrides: dict[str, A
     return make_settings(**database_overrides, **settings_overrides)
 
 
+class AppPool:
+    """Apps built by `create_app`, lent to one test at a time and kept for the next test with
+    equal settings. A test that runs two apps of the same settings at once gets two; an app
+    that a test changed (a route added, a dependency overridden) is not lent again."""
+
+    # Tests with settings of their own (a Redis prefix, an InfluxDB database) make apps that
+    # no later test asks for; the oldest idle ones are let go.
+    KEEP = 8
+
+    def __init__(self) -> None:
+        self._idle: list[tuple[Settings, FastAPI]] = []
+
+    def _take(self, settings: Settings) -> FastAPI:
+        for index, (kept, application) in enumerate(self._idle):
+            if kept == settings:
+                del self._idle[index]
+                return application
+        return create_app(settings)
+
+    @contextlib.contextmanager
+    def borrowed(self, settings: Settings) -> Iterator[FastAPI]:
+        application = self._take(settings)
+        as_lent = _shape(application)
+        try:
+            yield application
+        finally:
+            if _shape(application) == as_lent:
+                self._idle.append((settings, application))
+                del self._idle[: -self.KEEP]
+
+
+def _shape(application: FastAPI) -> tuple[object, ...]:
+    """What a test may change in an app that a later test would see."""
+    return (
+        tuple(map(id, application.routes)),
+        tuple(application.dependency_overrides.items()),
+        application.openapi,
+    )
+
+
+@pytest.fixture(scope="session")
+def app_pool() -> AppPool:
+    return AppPool()
+
+
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
-        yield application
+async def app(settings: Settings, app_pool: AppPool) -> AsyncIterator[FastAPI]:
+    with app_pool.borrowed(settings) as application:
+        async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
+            yield application
 
 
 @pytest.fixture
@@ -233,24 +305,24 @@ class LiveServer:
 
 
 @pytest.fixture
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+async def live_server(settings: Settings, app_pool: AppPool) -> AsyncIterator[LiveServer]:
     """The real app under uvicorn on a free port, in the test's event loop (so async tests
     only: a test that blocks the loop freezes the server). Runs on both databases."""
-    application = create_app(settings)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = _TestServer(server_config(application, settings, "127.0.0.1", port))
-    serving = asyncio.create_task(server.serve(sockets=[listener]))
-    try:
-        async with asyncio.timeout(30):
-            while not server.started:
-                if serving.done():
-                    serving.result()
-                    pytest.fail("the live server stopped during start-up")
-                await asyncio.sleep(0.01)
-        yield LiveServer(application, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws")
-    finally:
-        server.should_exit = True
-        await serving
-        listener.close()
+    with app_pool.borrowed(settings) as application:
+        server = _TestServer(server_config(application, settings, "127.0.0.1", port))
+        serving = asyncio.create_task(server.serve(sockets=[listener]))
+        try:
+            async with asyncio.timeout(30):
+                while not server.started:
+                    if serving.done():
+                        serving.result()
+                        pytest.fail("the live server stopped during start-up")
+                    await asyncio.sleep(0.01)
+            yield LiveServer(application, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws")
+        finally:
+            server.should_exit = True
+            await serving
+            listener.close()
