@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from uvicorn import Config
 
     from cellmon.auth.principal import Principal
+    from cellmon.core.bus import MessageBus
     from cellmon.core.database import Database
     from cellmon.db.models import User
 
@@ -282,6 +283,20 @@ async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
         await database.dispose()
 
 
+@asynccontextmanager
+async def _bus(settings: Settings) -> AsyncIterator[MessageBus]:
+    """The servers' bus, to tell them of what the command changed (with Redis; the embedded
+    bus reaches no other process)."""
+    from cellmon.core.backends import build_bus
+
+    bus = build_bus(settings)
+    await bus.start()
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
 def _valid_email(email: str) -> str:
     from pydantic import TypeAdapter, ValidationError
 
@@ -364,25 +379,27 @@ async def _users_list(settings: Settings) -> None:
 async def _users_disable(settings: Settings, email: str) -> None:
     from cellmon.audit import service as audit
     from cellmon.auth import service
+    from cellmon.core.unit_of_work import commit
 
-    async with _session(settings) as session:
+    async with _session(settings) as session, _bus(settings) as bus:
         user = await _user(session, email)
         user.is_active = False
-        service.end_all_sessions(user)
+        service.end_all_sessions(session, bus, user)
         await audit.record(session, None, "user.update", "user", user.id, is_active=False)
-        await session.commit()
+        await commit(session)
         print(f"disabled account {user.id}; its sessions have ended")
 
 
 async def _users_reset_password(settings: Settings, email: str, password: str) -> None:
     from cellmon.audit import service as audit
     from cellmon.auth import service
+    from cellmon.core.unit_of_work import commit
 
-    async with _session(settings) as session:
+    async with _session(settings) as session, _bus(settings) as bus:
         user = await _user(session, email)
-        await service.set_password(session, user, password)
+        await service.set_password(session, bus, user, password)
         await audit.record(session, None, "user.password_reset", "user", user.id)
-        await session.commit()
+        await commit(session)
         print(f"new password set for account {user.id}; its sessions have ended")
 
 
@@ -455,7 +472,6 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 def _simulate(settings: Settings, args: argparse.Namespace) -> None:
     from rich.console import Console
 
-    from cellmon.simulate import DEFAULT_URL
     from cellmon.simulate.account import SetupError
     from cellmon.simulate.runner import SimulationOptions, run
 
@@ -467,7 +483,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> None:
             f"password of {args.email}: ", confirm=False
         )
     options = SimulationOptions(
-        url=args.url or DEFAULT_URL,
+        url=args.url,
         students=args.students,
         minutes=args.minutes,
         seed=secrets.randbelow(1_000_000) if args.seed is None else args.seed,
@@ -488,6 +504,8 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cellmon.simulate import DEFAULT_CONNECTIONS, DEFAULT_URL
+
     parser = argparse.ArgumentParser(prog="cellmon", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -550,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
         "account; its password from CELLMON_SIMULATE_PASSWORD, or asked) it makes a class and "
         "its ingest key first. Ctrl-C stops it with the summary.",
     )
-    simulate.add_argument("--url", default=None, help="the server (default http://127.0.0.1:8000)")
+    simulate.add_argument("--url", default=DEFAULT_URL, help=f"the server (default {DEFAULT_URL})")
     simulate.add_argument("--students", type=_positive(int), default=200, help="default 200")
     simulate.add_argument(
         "--minutes", type=_positive(float), default=10.0, help="the lesson's length (default 10)"
@@ -577,8 +595,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--connections",
         type=_positive(int),
-        default=100,
-        help="HTTP connections at most (default 100)",
+        default=DEFAULT_CONNECTIONS,
+        help=f"HTTP connections at most (default {DEFAULT_CONNECTIONS})",
     )
     simulate.set_defaults(handler=_simulate)
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from cellmon.simulate import DEFAULT_URL
+from cellmon.simulate import DEFAULT_CONNECTIONS, DEFAULT_URL
 from cellmon.simulate.account import SimulatedClass, create_class, events_url
 from cellmon.simulate.display import LiveProgress, hints, summary
 from cellmon.simulate.lesson import Lesson, PlannedEvent, plan_lesson
@@ -36,7 +36,7 @@ class SimulationOptions:
     email: str | None = None
     password: str | None = None
     key: str | None = None
-    connections: int = 100
+    connections: int = DEFAULT_CONNECTIONS
     retry_delays: tuple[float, ...] = RETRY_DELAYS
 
 
@@ -80,7 +80,7 @@ async def simulate(
             url = events_url(base_url, options.key)
         _introduce(console, options, base_url, simulated_class)
         stats = SendStats()
-        sender = Sender(http, url, stats, options.retry_delays)
+        sender = Sender(http, url, stats, options.retry_delays, options.connections)
         run = _Run(lesson, sender, options.speed, stop, on_outcome)
         started = time.perf_counter()
         with LiveProgress(console, lesson.duration, stats) as progress:

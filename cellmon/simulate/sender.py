@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import orjson
 
+from cellmon.simulate import DEFAULT_CONNECTIONS
+
 TIMEOUT_SECONDS = 8.0
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 HEADERS = {"Content-Type": "application/json"}
@@ -57,11 +59,16 @@ class Sender:
         events_url: str,
         stats: SendStats,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         self.http = http
         self.events_url = events_url
         self.stats = stats
         self.retry_delays = retry_delays
+        # Posts beyond the client's connections wait here, in order, rather than in httpx's
+        # pool, whose every request scans every waiting one (thousands of students at once
+        # made that quadratic wait the simulation's whole CPU).
+        self.slots = asyncio.Semaphore(connections)
 
     async def send(self, event: dict[str, Any]) -> Outcome:
         body = orjson.dumps([event])
@@ -70,14 +77,15 @@ class Sender:
             if attempt:
                 self.stats.retried += 1
                 await asyncio.sleep(self.retry_delays[attempt - 1])
-            started = time.perf_counter()
-            try:
-                response = await self.http.post(
-                    self.events_url, content=body, headers=HEADERS, timeout=TIMEOUT_SECONDS
-                )
-            except httpx.TransportError:  # time-outs and network errors
-                continue
-            self.stats.latencies.append(time.perf_counter() - started)
+            async with self.slots:
+                started = time.perf_counter()
+                try:
+                    response = await self.http.post(
+                        self.events_url, content=body, headers=HEADERS, timeout=TIMEOUT_SECONDS
+                    )
+                except httpx.TransportError:  # time-outs and network errors
+                    continue
+                self.stats.latencies.append(time.perf_counter() - started)
             self.stats.statuses[response.status_code] += 1
             if response.status_code < 400:
                 self.stats.accepted += 1
