@@ -19,7 +19,7 @@ from cellmon.auth.deps import (
 )
 from cellmon.auth.schemas import AccessToken, PasswordChange
 from cellmon.auth.tokens import IssuedToken
-from cellmon.core.deps import SessionDep
+from cellmon.core.deps import BusDep, SessionDep
 from cellmon.db.models import User
 from cellmon.ratelimits.service import check_sign_in
 from cellmon.users.schemas import UserResponse
@@ -65,10 +65,10 @@ async def issue_token(request: Request, session: SessionDep, form: SignInForm) -
     summary="A fresh token for the one presented, which stops working",
 )
 async def refresh_token(
-    request: Request, session: SessionDep, principal: CurrentUser
+    request: Request, session: SessionDep, bus: BusDep, principal: CurrentUser
 ) -> AccessToken:
     issued = token_codec(request).issue(principal.user_id)
-    await service.sign_out(session, principal)
+    await service.retire_refreshed(session, bus, principal)
     return _answer(issued)
 
 
@@ -77,8 +77,10 @@ async def refresh_token(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Sign out: the token (or session cookie) presented stops working",
 )
-async def logout(session: SessionDep, principal: CurrentUser, response: Response) -> None:
-    await service.sign_out(session, principal)
+async def logout(
+    session: SessionDep, bus: BusDep, principal: CurrentUser, response: Response
+) -> None:
+    await service.sign_out(session, bus, principal)
     clear_session_cookies(response)
 
 
@@ -89,13 +91,17 @@ async def logout(session: SessionDep, principal: CurrentUser, response: Response
     responses={400: {"description": "The current password is wrong or the new one too weak."}},
 )
 async def change_password(
-    body: PasswordChange, session: SessionDep, principal: CurrentUser, response: Response
+    body: PasswordChange,
+    session: SessionDep,
+    bus: BusDep,
+    principal: CurrentUser,
+    response: Response,
 ) -> None:
     user = await repository.get(session, principal.user_id)
     assert user is not None  # the principal was just loaded
     try:
         changed = await service.change_own_password(
-            session, user, body.current_password, body.new_password
+            session, bus, user, body.current_password, body.new_password
         )
     except service.WeakPassword as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc

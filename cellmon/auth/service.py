@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.auth import passwords, repository
 from cellmon.auth.principal import Principal, Role
+from cellmon.core.bus import MessageBus
 from cellmon.core.errors import ConflictError
-from cellmon.core.unit_of_work import refused_as
+from cellmon.core.unit_of_work import after_commit, refused_as
 from cellmon.db.models import User
+from cellmon.live.session_ends import EndCause, SessionEnd, announce
 
 logger = logging.getLogger(__name__)
 
@@ -77,34 +79,57 @@ async def create_user(
     return user
 
 
-def end_all_sessions(user: User) -> None:
-    """Every token issued to the account so far stops working."""
+def _announce_after_commit(session: AsyncSession, bus: MessageBus, end: SessionEnd) -> None:
+    # Only once committed: a socket closed for it must find its token refused on reconnect.
+    after_commit(session, lambda: announce(bus, end))
+
+
+def end_all_sessions(session: AsyncSession, bus: MessageBus, user: User) -> None:
+    """Every token issued to the account so far stops working, and once that is committed,
+    every /ws socket opened with one is closed, in every server process."""
     user.tokens_valid_after = datetime.now(UTC)
+    _announce_after_commit(session, bus, SessionEnd(user.id, None, EndCause.ACCOUNT_SESSIONS_ENDED))
 
 
-async def set_password(session: AsyncSession, user: User, new_password: str) -> None:
+async def set_password(
+    session: AsyncSession, bus: MessageBus, user: User, new_password: str
+) -> None:
     check_password_rules(new_password, user.email)
     user.password_hash = await passwords.hash_password(new_password)
-    end_all_sessions(user)
+    end_all_sessions(session, bus, user)
     await session.flush()
 
 
 async def change_own_password(
-    session: AsyncSession, user: User, current_password: str, new_password: str
+    session: AsyncSession, bus: MessageBus, user: User, current_password: str, new_password: str
 ) -> bool:
     """False when the current password is wrong; otherwise the password is changed and every
-    other session of the account ends."""
+    session of the account ends, the one that changed it too."""
     if not await passwords.verify_password(user.password_hash, current_password):
         return False
-    await set_password(session, user, new_password)
+    await set_password(session, bus, user, new_password)
     return True
 
 
-async def sign_out(session: AsyncSession, principal: Principal) -> None:
+async def _revoke(
+    session: AsyncSession, bus: MessageBus, principal: Principal, cause: EndCause
+) -> None:
     expires_at = datetime.fromtimestamp(principal.token_expires_at, UTC)
     await repository.forget_expired_revocations(session, datetime.now(UTC))
     await repository.revoke(session, principal.token_id, expires_at)
     await session.flush()
+    _announce_after_commit(session, bus, SessionEnd(principal.user_id, principal.token_id, cause))
+
+
+async def sign_out(session: AsyncSession, bus: MessageBus, principal: Principal) -> None:
+    """The presented token stops working, and the /ws sockets opened with it close."""
+    await _revoke(session, bus, principal, EndCause.SIGNED_OUT)
+
+
+async def retire_refreshed(session: AsyncSession, bus: MessageBus, principal: Principal) -> None:
+    """The token a refresh replaced stops working; the sockets opened with it close too
+    (a socket lives as long as its token), and the client reconnects with the new one."""
+    await _revoke(session, bus, principal, EndCause.TOKEN_REFRESHED)
 
 
 def token_is_current(user: User, issued_at: float) -> bool:

@@ -5,6 +5,10 @@ subscribers here, the client-facing frame is serialized once and the same string
 for every subscriber. A subscriber owns a bounded mailbox and one sender task, so a slow
 client only ever fills its own queue; when that is full the client is told and dropped, and
 the others never wait.
+
+The hub also knows which account and token each connection signed in with, so that a
+session end heard on the bus (live/session_ends.py: a sign-out, a password change, a disabled
+account) closes that session's connections here.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from typing import Any
 
 import orjson
 
+from cellmon.auth.principal import Principal
 from cellmon.core import metrics
 from cellmon.core.bus import MessageBus
 from cellmon.core.errors import BackendUnavailable
-from cellmon.live.admission import ConnectionCounts
+from cellmon.live.admission import CLOSE_NOT_SIGNED_IN, ConnectionCounts
 from cellmon.live.messages import LiveMessage, decode_packet, publish
+from cellmon.live.session_ends import GOODBYES, SESSION_END, SessionEnd
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +85,16 @@ class Subscriber:
         "_wakeup",
         "channels",
         "closed",
+        "session",
     )
 
-    def __init__(self, send: SendText, close: CloseSocket, queue_size: int) -> None:
+    def __init__(
+        self,
+        send: SendText,
+        close: CloseSocket,
+        queue_size: int,
+        session: tuple[int, str] | None,
+    ) -> None:
         self._send = send
         self._close = close
         self._queue_size = queue_size
@@ -91,6 +104,8 @@ class Subscriber:
         self._closer: asyncio.Task[None] | None = None
         self.channels: set[str] = set()
         self.closed = False
+        # (account id, token id) it signed in with.
+        self.session = session
 
     def offer(self, frame: str) -> bool:
         """Queue a frame without waiting; False when the mailbox is full."""
@@ -147,6 +162,8 @@ class LiveHub:
         self.queue_size = queue_size
         self._channels: dict[str, set[Subscriber]] = {}
         self._subscribers: set[Subscriber] = set()
+        # Account id -> token id -> the connections opened with that token.
+        self._sessions: dict[int, dict[str, set[Subscriber]]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._probe_token = uuid.uuid4().hex
         self._ready = asyncio.Event()
@@ -203,8 +220,8 @@ class LiveHub:
                 packets = self.bus.listen()
 
     def _receive(self, packet: bytes) -> None:
-        # Every process hears every packet; one with no subscribers need not decode it.
-        if not self._channels and self._ready.is_set():
+        # Every process hears every packet; one with no connections need not decode it.
+        if not self._subscribers and self._ready.is_set():
             return
         try:
             messages = decode_packet(packet)
@@ -212,11 +229,35 @@ class LiveHub:
             logger.warning("undecodable live packet skipped: %s", exc)
             return
         for message in messages:
-            if message.type == HUB_PROBE:
-                if message.data.get("token") == self._probe_token:
-                    self._ready.set()
-            else:
+            if message.channels:
                 self.deliver(message)
+            elif message.type == SESSION_END:
+                self._end_session(message)
+            elif message.type == HUB_PROBE and message.data.get("token") == self._probe_token:
+                self._ready.set()
+
+    def _end_session(self, message: LiveMessage) -> None:
+        """Close the connections of the token, or of the account, that the message ends."""
+        try:
+            ended = SessionEnd.from_message(message)
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("undecodable session end skipped: %s", exc)
+            return
+        tokens = self._sessions.get(ended.user_id)
+        if tokens is None:
+            return
+        if ended.token_id is None:
+            closing = [s for subscribers in tokens.values() for s in subscribers]
+        else:
+            closing = list(tokens.get(ended.token_id, ()))
+        goodbye = GOODBYES[ended.cause]
+        for subscriber in closing:
+            self.end(subscriber, CLOSE_NOT_SIGNED_IN, goodbye.reason, goodbye.message)
+        if closing:
+            logger.info(
+                "closed live connections of an ended session",
+                extra={"user_id": ended.user_id, "count": len(closing), "cause": ended.cause},
+            )
 
     # -- fan-out ----------------------------------------------------------------------------
 
@@ -271,9 +312,17 @@ class LiveHub:
 
     # -- connections and subscriptions ------------------------------------------------------
 
-    def connect(self, send: SendText, close: CloseSocket) -> Subscriber:
-        subscriber = Subscriber(send, close, self.queue_size)
+    def connect(
+        self, send: SendText, close: CloseSocket, principal: Principal | None = None
+    ) -> Subscriber:
+        """A new connection, signed in as `principal` (None: one no session end closes,
+        for the hub's own tests and benchmarks)."""
+        session = None if principal is None else (principal.user_id, principal.token_id)
+        subscriber = Subscriber(send, close, self.queue_size, session)
         self._subscribers.add(subscriber)
+        if session is not None:
+            user_id, token_id = session
+            self._sessions.setdefault(user_id, {}).setdefault(token_id, set()).add(subscriber)
         metrics.WEBSOCKET_CONNECTIONS.set(len(self._subscribers))
         return subscriber
 
@@ -285,6 +334,21 @@ class LiveHub:
         self._subscribers.discard(subscriber)
         metrics.WEBSOCKET_CONNECTIONS.set(len(self._subscribers))
         self.unsubscribe(subscriber, tuple(subscriber.channels))
+        if subscriber.session is not None:
+            self._forget_session(subscriber, *subscriber.session)
+
+    def _forget_session(self, subscriber: Subscriber, user_id: int, token_id: str) -> None:
+        tokens = self._sessions.get(user_id)
+        if tokens is None:
+            return
+        subscribers = tokens.get(token_id)
+        if subscribers is None:
+            return
+        subscribers.discard(subscriber)
+        if not subscribers:
+            del tokens[token_id]
+            if not tokens:
+                del self._sessions[user_id]
 
     def subscribe(self, subscriber: Subscriber, channels: Iterable[str]) -> None:
         if subscriber.closed:

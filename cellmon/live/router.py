@@ -85,8 +85,9 @@ async def _serve(
     settings: Settings,
     principal: Principal,
 ) -> None:
-    subscriber = hub.connect(websocket.send_text, websocket.close)
-    # The socket lives as long as the token it was opened with.
+    subscriber = hub.connect(websocket.send_text, websocket.close, principal)
+    # The socket lives as long as the token it was opened with: until it expires, or until
+    # its session ends sooner (the hub hears of that on the bus).
     expiry = asyncio.get_running_loop().call_later(
         max(0.0, principal.token_expires_at - time.time()),
         hub.end,
@@ -121,8 +122,12 @@ themselves; this endpoint returns the same facts as JSON, with this server's lim
 `Authorization: Bearer <token>` (from `POST /api/v1/auth/token`), or the dashboard's session
 cookie, which a browser sends by itself. A token in the URL (`?token=`, `?access_token=`)
 is not read. Without a valid credential the socket is accepted, sent an error message and
-closed with `{CLOSE_NOT_SIGNED_IN}` (so a browser can tell it from a network failure); an open
-socket is closed the same way when its token expires: sign in again and reconnect. The
+closed with `{CLOSE_NOT_SIGNED_IN}` (so a browser can tell it from a network failure). An open
+socket lives as long as its token: it is sent an error message and closed the same way, with
+a reason saying why, when the token expires (`session expired`), when that token signs out
+(`signed out`) or is replaced by `POST /api/v1/auth/refresh` (`token refreshed`), and when
+every session of the account ends: a password change or reset, a change of role, or the
+account disabled (`session ended`). Sign in again and reconnect. The
 cookie counts only from this server's own pages (the upgrade's `Origin`): another page's
 upgrade with it is closed with `{CLOSE_FOREIGN_ORIGIN}`.
 
@@ -166,7 +171,8 @@ process; one more is accepted, sent an error message and closed with
 **Keepalive**: the server sends WebSocket ping frames; a client that does not answer in
 time is disconnected. `{{"action": "ping"}}` is there for clients that cannot see frames.
 
-**Close codes**: `{CLOSE_NOT_SIGNED_IN}` not signed in, or the token expired: sign in and
+**Close codes**: `{CLOSE_NOT_SIGNED_IN}` not signed in, or the session ended (the token
+expired, signed out or was refreshed, or the account's sessions ended): sign in and
 reconnect; `{CLOSE_FOREIGN_ORIGIN}` the session cookie came from another origin's page;
 `{CLOSE_TOO_MANY_CONNECTIONS}` too many open connections for the account or the address;
 `{CLOSE_TRY_AGAIN_LATER}` the sign-in could not be checked just now: reconnect later;
@@ -199,7 +205,9 @@ async def live_protocol(settings: SettingsDep) -> LiveProtocol:
         authentication=(
             "the upgrade request's 'Authorization: Bearer <access token>' header or the "
             "dashboard's session cookie; never a token in the URL. Without one: an error "
-            f"message, then close code {CLOSE_NOT_SIGNED_IN}"
+            f"message, then close code {CLOSE_NOT_SIGNED_IN}; an open socket is closed the "
+            "same way when its session ends: its token expires, signs out or is refreshed, or "
+            "the account's password, role or state changes"
         ),
         channels={
             "broadcast": "system messages to everyone; any signed-in account",
@@ -234,7 +242,10 @@ async def live_protocol(settings: SettingsDep) -> LiveProtocol:
             connections_counted_per="server process",
         ),
         close_codes={
-            str(CLOSE_NOT_SIGNED_IN): "not signed in, or the token expired; sign in, reconnect",
+            str(CLOSE_NOT_SIGNED_IN): (
+                "not signed in, or the session ended (reason: session expired, signed out, "
+                "token refreshed, session ended); sign in, reconnect"
+            ),
             str(CLOSE_FOREIGN_ORIGIN): "the session cookie came from another origin's page",
             str(CLOSE_TOO_MANY_CONNECTIONS): (
                 "too many open connections for this account or client address"

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from cellmon.auth.deps import AdminUser, CurrentUser
 from cellmon.core.api_types import DEFAULT_LIMIT, Limit, PathId, Skip, responses
-from cellmon.core.deps import SessionDep
+from cellmon.core.deps import BusDep, SessionDep
 from cellmon.users import service
 from cellmon.users.schemas import UserCreate, UserResponse, UserUpdate
 
@@ -63,6 +63,6 @@ async def get_user(user_id: PathId, session: SessionDep, _admin: AdminUser) -> o
     responses=responses(not_found=NO_USER, conflict="An admin cannot lock itself out."),
 )
 async def update_user(
-    user_id: PathId, body: UserUpdate, session: SessionDep, admin: AdminUser
+    user_id: PathId, body: UserUpdate, session: SessionDep, bus: BusDep, admin: AdminUser
 ) -> object:
-    return await service.update_user(session, admin, user_id, body)
+    return await service.update_user(session, bus, admin, user_id, body)

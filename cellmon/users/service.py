@@ -11,6 +11,7 @@ from cellmon.auth import repository
 from cellmon.auth import service as accounts
 from cellmon.auth.principal import Principal, Role
 from cellmon.auth.service import WeakPassword
+from cellmon.core.bus import MessageBus
 from cellmon.core.errors import ConflictError, NotFoundError
 from cellmon.db.models import User
 from cellmon.users.schemas import UserCreate, UserUpdate
@@ -40,7 +41,7 @@ async def create_user(session: AsyncSession, admin: Principal, body: UserCreate)
 
 
 async def update_user(
-    session: AsyncSession, admin: Principal, user_id: int, body: UserUpdate
+    session: AsyncSession, bus: MessageBus, admin: Principal, user_id: int, body: UserUpdate
 ) -> User:
     user = await get_user(session, user_id)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
@@ -54,7 +55,7 @@ async def update_user(
     for field, value in changes.items():
         setattr(user, field, value.value if isinstance(value, Role) else value)
     if ends_sessions:
-        accounts.end_all_sessions(user)
+        accounts.end_all_sessions(session, bus, user)
     await audit.record(
         session,
         admin,
