@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,9 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from sqlalchemy.engine import URL
 
-from cellmon.db import migrate
 from tests.faults.checks import (
     by_event_id,
     compare,
@@ -398,11 +397,13 @@ async def _embedded_server_holding_claims(
     processes: Processes,
     make_driver: Callable[[Sequence[str]], LoadDriver],
     tmp_path: Path,
+    sqlite_template: Path,
 ) -> EmbeddedRun:
     """`cellmon serve` on SQLite under load, frozen while its worker holds claimed entries."""
     data_dir = tmp_path / "embedded"
+    data_dir.mkdir()
     database = data_dir / "cellmon.db"
-    migrate.upgrade(URL.create("sqlite+aiosqlite", database=str(database)))
+    shutil.copyfile(sqlite_template, database)
     server = processes.server(cellmon_env(data_dir=data_dir, extra=FAST_RECOVERY))
     driver = make_driver([server.url])
     stream = driver.start(EVENTS)
@@ -416,9 +417,10 @@ async def test_kill_9_the_embedded_server_mid_stream(
     processes: Processes,
     make_driver: Callable[[Sequence[str]], LoadDriver],
     tmp_path: Path,
+    sqlite_template: Path,
 ) -> None:
     """`cellmon serve` alone: SQLite, the queue table and the worker in the server process."""
-    run = await _embedded_server_holding_claims(processes, make_driver, tmp_path)
+    run = await _embedded_server_holding_claims(processes, make_driver, tmp_path, sqlite_template)
     server, driver, stream, database, held = (
         run.server,
         run.driver,
@@ -517,10 +519,11 @@ async def test_sigterm_to_the_embedded_server_finishes_its_workers_batch(
     processes: Processes,
     make_driver: Callable[[Sequence[str]], LoadDriver],
     tmp_path: Path,
+    sqlite_template: Path,
 ) -> None:
     """`cellmon serve` alone, its worker inside: SIGTERM while the worker holds claimed rows
     leaves none claimed, and nothing accepted is lost."""
-    run = await _embedded_server_holding_claims(processes, make_driver, tmp_path)
+    run = await _embedded_server_holding_claims(processes, make_driver, tmp_path, sqlite_template)
     server, driver, stream, database, held = (
         run.server,
         run.driver,
