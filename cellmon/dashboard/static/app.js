@@ -44,8 +44,17 @@ const state = {
 const now = () => Date.now() + state.clockOffset;
 
 // What the next frame draws: students changed since each view last drew them, whether the
-// order, the filter or the names may have changed, and the read-outs that came in.
-const pending = { tiles: new Set(), seats: new Set(), order: false, names: false, cells: null, timeline: false };
+// order, the filter or the names may have changed, whether the clocks moved, and the
+// read-outs that came in.
+const pending = {
+  tiles: new Set(),
+  seats: new Set(),
+  order: false,
+  names: false,
+  clocks: false,
+  cells: null,
+  timeline: false,
+};
 let frame = 0;
 
 const roster = new RosterView($("roster"), { onSelect: (id) => roster.flash(id) });
@@ -185,6 +194,12 @@ function render() {
     const count = attention.render(state.students, time, state.labels);
     renderTotals(shown, count);
   }
+  if (pending.clocks) {
+    pending.clocks = false;
+    if (seats) seatmap.tick(time);
+    else roster.tick(state.students, time);
+    attention.tick(state.students, time);
+  }
   if (pending.cells) {
     heatmap.render(pending.cells);
     pending.cells = null;
@@ -231,9 +246,9 @@ function renderTotals(shown, attentionCount) {
   empty.hidden = totals.students > 0 && shown > 0;
 }
 
-// Once a second: clocks move, and students fall from active to idle by time alone.
+// Once a second: clocks move, and students fall from active to idle by time alone. The
+// clocks move in the next draw, with the live changes, not in a frame of their own.
 setInterval(() => {
-  const time = now();
   for (const student of state.students.values()) {
     const next = deriveState(student);
     if (next !== student.state) {
@@ -243,9 +258,7 @@ setInterval(() => {
       pending.order = true;
     }
   }
-  if (state.view === "seats") seatmap.tick(time);
-  else roster.tick(state.students, time);
-  attention.tick(state.students, time);
+  pending.clocks = true;
   schedule();
 }, 1000);
 

@@ -338,9 +338,12 @@ export function rosterOrder(students, sort) {
 
 // Live changes are drawn at most this often: at 100 events a second, each frame of a
 // browser's 60 would otherwise style, lay out and paint a little, and that overhead costs
-// more than the changes themselves. What a person does (a click, a keystroke) is drawn in the
-// next frame. The timeline's bars move by the minute: redrawn at most once a second.
-export const LIVE_DRAW_MS = 100;
+// more than the changes themselves. A frame of a lecture hall costs about the same for one
+// change as for twenty (a student who gets stuck moves every tile after them), so 4 frames a
+// second cost about 40 % less than 10 (docs/benchmarks.md), and a quarter second is still
+// well within the 2 s promised from event to screen. What a person does (a click, a keystroke) is drawn in
+// the next frame. The timeline's bars move by the minute: redrawn at most once a second.
+export const LIVE_DRAW_MS = 250;
 export const TIMELINE_DRAW_MS = 1000;
 
 // ---- reading the read-outs again ------------------------------------------------------
