@@ -1,6 +1,7 @@
 """Run the benchmarks and write their figures into docs/benchmarks.md.
 
 python -m bench [ingest|ws|all|dashboard] [--quick] [--no-write] [--load single|batches]
+                [--trace FILE]
 
 `all` is the ingest and WebSocket benchmarks; `dashboard` (the instructor's page in Chromium
 under a lecture hall's load) runs alone.
@@ -17,6 +18,7 @@ import shlex
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from bench import dashboard, dashboard_report, ingest, report, ws
@@ -47,6 +49,13 @@ async def main() -> None:
         help="ingest: only one-event requests, or only batches of 100 (implies --no-write: "
         "the page's table holds both)",
     )
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="dashboard: write a DevTools trace of the 100 events/s phase to FILE and print "
+        "where the page's main thread went (implies --no-write: tracing slows the page)",
+    )
     args = parser.parse_args()
     command = "python -m bench " + shlex.join(sys.argv[1:])
     limit = raise_open_files_limit()
@@ -73,13 +82,14 @@ async def main() -> None:
             targets = await ws.run(ws.QUICK if args.quick else ws.FULL, influx, log)
             figures["ws"] = [target.as_dict() for target in targets]
         if args.which == "dashboard":
-            options = dashboard.QUICK if args.quick else dashboard.FULL
-            figures["dashboard"] = await dashboard.run(options, influx, log)
+            hall = dashboard.QUICK if args.quick else dashboard.FULL
+            hall = dataclasses.replace(hall, trace=args.trace)
+            figures["dashboard"] = await dashboard.run(hall, influx, log)
     finally:
         influx.stop()
     log(json.dumps(figures, indent=1))
     log(f"benchmarks took {time.monotonic() - started:.0f} s")
-    if args.no_write or args.load:
+    if args.no_write or args.load or args.trace:
         return
     header = report.machine(command + (" (quick)" if args.quick else ""), load_before)
     if "ingest" in figures:

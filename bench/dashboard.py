@@ -31,6 +31,7 @@ import orjson
 from playwright.async_api import Browser, CDPSession, Page, async_playwright
 
 from bench import dashboard_probe as probe
+from bench import dashboard_trace
 from bench.dashboard_lesson import Lesson, Posted, Sample
 from bench.dashboard_report import PhaseResult
 from bench.events import student_email
@@ -65,6 +66,9 @@ class Options:
     phases: tuple[Phase, ...]
     samples: int  # students who get stuck, and students who ask for help, in each phase
     clicks: int  # filter clicks in each phase
+    # Where to write a DevTools trace of the first phase (None: no trace); tracing costs the
+    # page time of its own, so a traced run's figures are not the page's.
+    trace: Path | None = None
 
 
 FULL = Options(1000, (Phase(100, 60), Phase(500, 30)), samples=25, clicks=6)
@@ -143,7 +147,9 @@ async def _measure(
             pool = HttpPool(port, CONNECTIONS)
             await pool.open()
             try:
-                phases, posted, samples = await _load(options, page, cdp, pool, key, ids, log)
+                phases, posted, samples = await _load(
+                    options, browser, page, cdp, pool, key, ids, log
+                )
             finally:
                 await pool.close()
             log("load stopped; waiting for the queue to drain")
@@ -204,6 +210,7 @@ async def _metrics(cdp: CDPSession) -> dict[str, float]:
 
 async def _load(
     options: Options,
+    browser: Browser,
     page: Page,
     cdp: CDPSession,
     pool: HttpPool,
@@ -250,6 +257,9 @@ async def _load(
             for index in range(options.clicks)
         ]
         filters = itertools.cycle(["stuck", "all", "help", "all"])
+        trace_path = options.trace if number == 0 else None
+        if trace_path is not None:
+            await browser.start_tracing(page=page, categories=dashboard_trace.CATEGORIES)
         before = await _metrics(cdp)
         wall_started = time.time() * 1000
         sent = 0
@@ -267,6 +277,13 @@ async def _load(
             await asyncio.sleep(0.005)
         after = await _metrics(cdp)
         wall_ended = time.time() * 1000
+        if trace_path is not None:
+            trace = await browser.stop_tracing()
+            await asyncio.to_thread(trace_path.write_bytes, trace)
+            summary = await asyncio.to_thread(dashboard_trace.summarize, trace)
+            log(f"trace of {phase.rate} events/s written to {trace_path}")
+            for line in summary.lines():
+                log(line)
         await page.click('button[data-filter="all"]')
         log(f"{phase.rate} events/s: {sent:,} events posted from {offset:.0f} s")
         results.append(
