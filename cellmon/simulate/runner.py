@@ -182,6 +182,9 @@ class _Run:
                 await asyncio.wait_for(self.stop.wait(), delay)
             except TimeoutError:
                 return True
+        else:
+            # Late (a starved CPU): still let the posts, the display and Ctrl-C have a turn.
+            await asyncio.sleep(0)
         return not self.stop.is_set()
 
     async def _post(self, event: PlannedEvent, happened: datetime) -> None:
