@@ -36,6 +36,15 @@ from bench.dashboard_lesson import Lesson, Posted, Sample
 from bench.dashboard_report import PhaseResult
 from bench.events import student_email
 from bench.httpclient import HttpPool
+from bench.instructor_page import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    VIEWPORT,
+    answer_json,
+    bearer_token,
+    check_chromium,
+    open_class_page,
+)
 from bench.stack import (
     ADMIN_EMAIL,
     InfluxServer,
@@ -47,9 +56,6 @@ from bench.stack import (
     wait_workers,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-VIEWPORT = {"width": 1600, "height": 1000}
 INSTRUCTOR_EMAIL = "bench-instructor@example.org"
 CONNECTIONS = 64
 
@@ -75,11 +81,6 @@ FULL = Options(1000, (Phase(100, 60), Phase(500, 30)), samples=25, clicks=6)
 QUICK = Options(1000, (Phase(100, 20), Phase(500, 10)), samples=8, clicks=3)
 
 
-def check_chromium() -> None:
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} not found (scripts/services.sh up installs it)")
-
-
 async def run(options: Options, influx: InfluxServer, log: Callable[[str], None]) -> dict[str, Any]:
     await asyncio.to_thread(check_chromium)
     stack = Stack("production", influx)
@@ -100,17 +101,17 @@ async def _measure(
     options: Options, stack: Stack, api: httpx.AsyncClient, port: int, log: Callable[[str], None]
 ) -> dict[str, Any]:
     password = stack.admin_password
-    admin = await _token(api, ADMIN_EMAIL, password)
+    admin = await bearer_token(api, ADMIN_EMAIL, password)
     answer = await api.post(
         "/api/v1/users",
         json={"email": INSTRUCTOR_EMAIL, "password": password, "role": "instructor"},
         headers=admin,
     )
     answer.raise_for_status()
-    teacher = await _token(api, INSTRUCTOR_EMAIL, password)
+    teacher = await bearer_token(api, INSTRUCTOR_EMAIL, password)
     code = f"HALL-{uuid.uuid4().hex[:8]}"
     class_id = (
-        await _ok(
+        await answer_json(
             api.post(
                 "/api/v1/classes",
                 json={"name": "Lecture hall", "class_code": code},
@@ -118,9 +119,8 @@ async def _measure(
             )
         )
     )["id"]
-    key = (
-        await _ok(api.post(f"/api/v1/classes/{class_id}/ingest-keys", json={}, headers=teacher))
-    )["key"]
+    key_path = f"/api/v1/classes/{class_id}/ingest-keys"
+    key = (await answer_json(api.post(key_path, json={}, headers=teacher)))["key"]
     roster = [
         {
             "email": student_email(n),
@@ -130,7 +130,7 @@ async def _measure(
         for n in range(options.students)
     ]
     started = time.perf_counter()
-    imported = await _ok(
+    imported = await answer_json(
         api.post(f"/api/v1/classes/{class_id}/roster", json=roster, headers=teacher)
     )
     import_ms = (time.perf_counter() - started) * 1000
@@ -167,37 +167,12 @@ async def _measure(
     }
 
 
-async def _token(api: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
-    answer = await _ok(
-        api.post("/api/v1/auth/token", data={"username": email, "password": password})
-    )
-    return {"Authorization": f"Bearer {answer['access_token']}"}
-
-
-async def _ok(request: Any) -> Any:
-    answer: httpx.Response = await request
-    if answer.status_code >= 300:
-        raise RuntimeError(f"{answer.request.url}: {answer.status_code} {answer.text[:300]}")
-    return answer.json()
-
-
 async def _open_dashboard(
     browser: Browser, port: int, class_id: int, password: str, students: int
 ) -> tuple[Page, CDPSession]:
     context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     page = await context.new_page()
-    await page.add_init_script(probe.PROBE_SCRIPT)
-    await page.goto(f"http://127.0.0.1:{port}/login?next=/dashboard%3Fclass_id%3D{class_id}")
-    await page.fill("#username", INSTRUCTOR_EMAIL)
-    await page.fill("#password", password)
-    await page.click("#signin-submit")
-    await page.wait_for_url("**/dashboard?class_id=*")
-    await page.wait_for_function(
-        "n => Number(document.querySelector('[data-total=students]')?.textContent"
-        ".replace(/[^0-9]/g, '')) === n",
-        arg=students,
-        timeout=60_000,
-    )
+    await open_class_page(page, port, class_id, INSTRUCTOR_EMAIL, password, students)
     cdp = await context.new_cdp_session(page)
     await cdp.send("Performance.enable")
     return page, cdp
@@ -380,7 +355,7 @@ async def _agreement(
     }
     deadline = time.monotonic() + 30
     while True:
-        roster = await _ok(api.get(f"/api/v1/progress/classes/{class_id}", headers=teacher))
+        roster = await answer_json(api.get(f"/api/v1/progress/classes/{class_id}", headers=teacher))
         api_totals = roster["totals"]
         page_totals = await probe.totals(page)
         if page_totals == api_totals or time.monotonic() > deadline:
@@ -389,7 +364,7 @@ async def _agreement(
     enrolled = 0
     for skip in range(0, options.students + 500, 500):
         enrolled += len(
-            await _ok(
+            await answer_json(
                 api.get(
                     f"/api/v1/classes/{class_id}/students",
                     params={"skip": skip, "limit": 500},

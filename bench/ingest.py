@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
-
 from bench.events import BASE_TIME
 from bench.stack import (
     ROOT,
@@ -26,6 +24,7 @@ from bench.stack import (
     baseline_server,
     cellmon_server,
     cellmon_workers,
+    cpu_seconds,
     free_port,
     processes,
     wait_workers,
@@ -154,10 +153,6 @@ class RssSampler:
         return {item.name: item.peak_rss for item in self.items}
 
 
-# The services a production run uses, by process name; their CPU counts towards each event.
-SERVICE_PROCESSES = {"postgres": "PostgreSQL", "influxd": "InfluxDB", "redis-server": "Redis"}
-
-
 class CpuLedger:
     """CPU seconds spent between two readings by our processes and, in production, by the
     services' processes (every PostgreSQL backend, influxd, redis-server): where an event's
@@ -170,15 +165,7 @@ class CpuLedger:
         self._start = self._read()
 
     def _read(self) -> dict[tuple[str, int], float]:
-        seconds = {(item.name, item.ps.pid): item.cpu_seconds() for item in self.items}
-        if not self.services:
-            return seconds
-        for proc in psutil.process_iter(["name", "cpu_times"]):
-            group = SERVICE_PROCESSES.get(proc.info["name"] or "")
-            times = proc.info["cpu_times"]
-            if group and times is not None:
-                seconds[(group, proc.pid)] = times.user + times.system
-        return seconds
+        return cpu_seconds(self.items, self.services)
 
     def per_event(self, events: int) -> dict[str, float]:
         """CPU µs per event of each group since the ledger was opened."""

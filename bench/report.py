@@ -13,8 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import SERVICE_PROCESSES
-from bench.stack import ROOT
+from bench.stack import ROOT, SERVICE_PROCESSES
 
 DOC = ROOT / "docs" / "benchmarks.md"
 INGEST_TARGET_BATCH = 20_000

@@ -36,12 +36,19 @@ from typing import Any
 
 import httpx
 import orjson
-import psutil
 from playwright.async_api import Page, async_playwright
 
 from bench import dashboard_probe as probe
 from bench.__main__ import start_services
-from bench.ingest import SERVICE_PROCESSES
+from bench.instructor_page import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    VIEWPORT,
+    answer_json,
+    bearer_token,
+    check_chromium,
+    open_class_page,
+)
 from bench.stack import (
     ADMIN_EMAIL,
     BIN,
@@ -50,15 +57,13 @@ from bench.stack import (
     Stack,
     cellmon_server,
     cellmon_workers,
+    cpu_seconds,
     free_port,
     processes,
     raise_open_files_limit,
     wait_workers,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-VIEWPORT = {"width": 1600, "height": 1000}
 INSTRUCTOR = "simulate-instructor@example.org"
 PROBES = 60
 PROBE_EVERY_SECONDS = 2.0
@@ -101,13 +106,7 @@ class CpuClock:
         self.latest = dict(self.start)
 
     def _read(self) -> dict[tuple[str, int], float]:
-        seconds = {(item.name, item.ps.pid): item.cpu_seconds() for item in self.items}
-        for proc in psutil.process_iter(["name", "cpu_times"]):
-            group = SERVICE_PROCESSES.get(proc.info["name"] or "")
-            times = proc.info["cpu_times"]
-            if group and times is not None:
-                seconds[(group, proc.pid)] = times.user + times.system
-        return seconds
+        return cpu_seconds(self.items, services=True)
 
     def note(self) -> None:
         """Read now: a process that has exited by the end (the load generator, a PostgreSQL
@@ -125,58 +124,31 @@ class CpuClock:
         return {group: round(100 * spent / wall, 1) for group, spent in used.items()}
 
 
-async def _ok(response: httpx.Response) -> Any:
-    if response.status_code >= 300:
-        raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text[:300]}")
-    return response.json()
-
-
-async def _token(api: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
-    form = {"username": email, "password": password}
-    answer = await _ok(await api.post("/api/v1/auth/token", data=form))
-    return {"Authorization": f"Bearer {answer['access_token']}"}
-
-
 async def _class_with_probes(
     api: httpx.AsyncClient, password: str
 ) -> tuple[int, str, dict[str, int]]:
     """The instructor's class, its ingest key, and its probe students' ids by e-mail."""
-    admin = await _token(api, ADMIN_EMAIL, password)
+    admin = await bearer_token(api, ADMIN_EMAIL, password)
     account = {"email": INSTRUCTOR, "password": password, "role": "instructor"}
-    await _ok(await api.post("/api/v1/users", json=account, headers=admin))
-    teacher = await _token(api, INSTRUCTOR, password)
+    await answer_json(api.post("/api/v1/users", json=account, headers=admin))
+    teacher = await bearer_token(api, INSTRUCTOR, password)
     klass = {"name": "Simulated lecture hall", "class_code": f"SIM-{uuid.uuid4().hex[:8]}"}
-    class_id = (await _ok(await api.post("/api/v1/classes", json=klass, headers=teacher)))["id"]
+    class_id = (await answer_json(api.post("/api/v1/classes", json=klass, headers=teacher)))["id"]
     key_path = f"/api/v1/classes/{class_id}/ingest-keys"
-    key = (await _ok(await api.post(key_path, json={}, headers=teacher)))["key"]
+    key = (await answer_json(api.post(key_path, json={}, headers=teacher)))["key"]
     for number in range(PROBES):
         opened = probe_event(probe_email(number), "notebook_opened")
-        await _ok(
-            await api.post("/api/v1/events", params={"key": key}, content=orjson.dumps([opened]))
+        await answer_json(
+            api.post("/api/v1/events", params={"key": key}, content=orjson.dumps([opened]))
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        roster = await _ok(await api.get(f"/api/v1/progress/classes/{class_id}", headers=teacher))
+        roster = await answer_json(api.get(f"/api/v1/progress/classes/{class_id}", headers=teacher))
         ids = {row["email"]: row["id"] for row in roster["students"]}
         if len(ids) == PROBES:
             return class_id, key, ids
         await asyncio.sleep(0.2)
     raise RuntimeError("the probe students were not enrolled within 60 s")
-
-
-async def _open_dashboard(page: Page, port: int, class_id: int, password: str) -> None:
-    await page.add_init_script(probe.PROBE_SCRIPT)
-    await page.goto(f"http://127.0.0.1:{port}/login?next=/dashboard%3Fclass_id%3D{class_id}")
-    await page.fill("#username", INSTRUCTOR)
-    await page.fill("#password", password)
-    await page.click("#signin-submit")
-    await page.wait_for_url("**/dashboard?class_id=*")
-    await page.wait_for_function(
-        "n => Number(document.querySelector('[data-total=students]')?.textContent"
-        ".replace(/[^0-9]/g, '')) >= n",
-        arg=PROBES,
-        timeout=60_000,
-    )
 
 
 def _simulate_command(port: int, key: str, args: argparse.Namespace) -> list[str]:
@@ -247,7 +219,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     try:
                         context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
                         page = await context.new_page()
-                        await _open_dashboard(page, port, class_id, stack.admin_password)
+                        await open_class_page(
+                            page, port, class_id, INSTRUCTOR, stack.admin_password, PROBES
+                        )
                         log("dashboard open; the simulation starts")
                         return await _measure(args, page, api, port, key, ids, server, workers)
                     finally:
@@ -306,8 +280,7 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=1.5)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    if not CHROMIUM.exists():
-        raise SystemExit(f"{CHROMIUM} not found (scripts/services.sh up installs it)")
+    check_chromium()
     raise_open_files_limit()
     load = os.getloadavg()
     log(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

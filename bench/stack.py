@@ -475,6 +475,24 @@ def baseline_server(kind: str, port: int) -> Process:
     return process
 
 
+# The services a production run uses, by process name; their CPU counts towards each event.
+SERVICE_PROCESSES = {"postgres": "PostgreSQL", "influxd": "InfluxDB", "redis-server": "Redis"}
+
+
+def cpu_seconds(items: Sequence[Process], services: bool) -> dict[tuple[str, int], float]:
+    """User + system CPU seconds so far of each of our processes and, with `services`, of every
+    PostgreSQL backend, influxd and redis-server on the machine (other sessions' too), by
+    (group, pid)."""
+    seconds = {(item.name, item.ps.pid): item.cpu_seconds() for item in items}
+    if services:
+        for proc in psutil.process_iter(["name", "cpu_times"]):
+            group = SERVICE_PROCESSES.get(proc.info["name"] or "")
+            times = proc.info["cpu_times"]
+            if group and times is not None:
+                seconds[(group, proc.pid)] = times.user + times.system
+    return seconds
+
+
 @contextlib.contextmanager
 def processes(*items: Process) -> Iterator[None]:
     try:
