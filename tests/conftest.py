@@ -271,15 +271,17 @@ async def anonymous_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def influxdb_database() -> Iterator[str]:
     """A database of its own on the test InfluxDB (1.x API), dropped afterwards."""
     name = unique_name("cellmon_test")
-    try:
-        httpx.get(f"{INFLUXDB_URL}/ping", timeout=5).raise_for_status()
-    except httpx.HTTPError as exc:
-        service_missing("InfluxDB", f"{INFLUXDB_URL}: {exc}")
-    httpx.post(f"{INFLUXDB_URL}/query", data={"q": f'CREATE DATABASE "{name}"'}).raise_for_status()
-    try:
-        yield name
-    finally:
-        httpx.post(f"{INFLUXDB_URL}/query", data={"q": f'DROP DATABASE "{name}"'})
+    # One client for the three requests: each new one loads the CA bundle.
+    with httpx.Client(base_url=INFLUXDB_URL, timeout=5) as influxdb:
+        try:
+            influxdb.get("/ping").raise_for_status()
+        except httpx.HTTPError as exc:
+            service_missing("InfluxDB", f"{INFLUXDB_URL}: {exc}")
+        influxdb.post("/query", data={"q": f'CREATE DATABASE "{name}"'}).raise_for_status()
+        try:
+            yield name
+        finally:
+            influxdb.post("/query", data={"q": f'DROP DATABASE "{name}"'})
 
 
 @pytest.fixture

@@ -88,17 +88,20 @@ class CellmonServer(CellmonProcess):
     def start(self) -> None:
         super().start()
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
-            if not self.is_running():
-                raise RuntimeError(f"cellmon serve exited at start-up:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"cellmon serve did not answer /health:\n{self.output()}")
-            time.sleep(0.1)
+        # One client for every try: each new one loads the CA bundle, which took more CPU
+        # than the server starting beside it could spare.
+        with httpx.Client(timeout=1) as http:
+            while True:
+                if not self.is_running():
+                    raise RuntimeError(f"cellmon serve exited at start-up:\n{self.output()}")
+                try:
+                    if http.get(f"{self.url}/health").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"cellmon serve did not answer /health:\n{self.output()}")
+                time.sleep(0.1)
 
 
 def cellmon_env(

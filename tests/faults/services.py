@@ -292,6 +292,8 @@ class PrivateInfluxDB(ChildServer):
         self.log = self.root / "influxd.log"
         self.url = f"http://127.0.0.1:{self.http_port}"
         self._process: subprocess.Popen[bytes] | None = None
+        # One client for every ping and query: each new one loads the CA bundle.
+        self._http = httpx.Client(base_url=self.url, timeout=30)
 
     def start(self) -> None:
         with self.log.open("ab") as log:
@@ -310,7 +312,7 @@ class PrivateInfluxDB(ChildServer):
         if self._process is not None and self._process.poll() is not None:
             raise RuntimeError(f"influxd exited:\n{tail(self.log)}")
         try:
-            return httpx.get(f"{self.url}/ping", timeout=1).status_code == 204
+            return self._http.get("/ping", timeout=1).status_code == 204
         except httpx.HTTPError:
             return False
 
@@ -322,9 +324,7 @@ class PrivateInfluxDB(ChildServer):
 
     def query(self, database: str, statement: str) -> list[list[object]]:
         """Rows of the first series of an InfluxQL query (empty when there is none)."""
-        response = httpx.get(
-            f"{self.url}/query", params={"db": database, "q": statement}, timeout=30
-        )
+        response = self._http.get("/query", params={"db": database, "q": statement})
         response.raise_for_status()
         result = response.json()["results"][0]
         if "error" in result:
@@ -336,4 +336,5 @@ class PrivateInfluxDB(ChildServer):
 
     def destroy(self) -> None:
         self.stop()
+        self._http.close()
         shutil.rmtree(self.root, ignore_errors=True)
