@@ -550,6 +550,9 @@ async function showAccount() {
 async function signOut() {
   const button = $("sign-out");
   button.disabled = true;
+  // Before the server closes this session's socket, which would otherwise read as a session
+  // that expired.
+  live.stop();
   try {
     await request(`${API}/auth/logout`, { method: "POST" });
   } catch (error) {
@@ -557,6 +560,7 @@ async function signOut() {
     if (error.status !== 401) {
       toast(`Could not sign out: ${error.message}`, true);
       button.disabled = false;
+      live.connect();
     }
     return;
   }

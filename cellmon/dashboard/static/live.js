@@ -50,6 +50,15 @@ export class LiveChannel {
     this.onStatus("idle");
   }
 
+  // Close the socket and stay closed, without the close's usual check and reconnect (the
+  // page is signing out: the server ends the session's sockets itself).
+  stop() {
+    clearTimeout(this.retryTimer);
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
+  }
+
   connect() {
     clearTimeout(this.retryTimer);
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
