@@ -53,6 +53,7 @@ from cellmon.db.models import PendingTimeSeriesWrite
 logger = logging.getLogger(__name__)
 
 TRIES = 3
+SHARD_CLOSED = "engine is closed"
 # Refusals that concern some lines of a request (a malformed point, a type conflict, a body
 # too large): split the request to find them. Any other 4xx (auth, unknown database) concerns
 # the whole request and would be refused again for each half.
@@ -671,8 +672,14 @@ def _raise_for_status(response: httpx.Response) -> None:
     if response.is_success:
         return
     detail = response.text.strip()[:1000] or response.reason_phrase
-    # 429 (too many requests) passes like a 5xx; other 4xx will not pass by waiting.
-    if response.status_code == 429 or response.status_code >= 500:
+    # 429 (too many requests) passes like a 5xx, and so does InfluxDB 1.x's 400 "engine is
+    # closed" (a shard opening or closing: at start-up, at shut-down, beside a database being
+    # dropped); other 4xx will not pass by waiting.
+    if (
+        response.status_code == 429
+        or response.status_code >= 500
+        or (response.status_code == 400 and SHARD_CLOSED in detail)
+    ):
         raise BackendUnavailable(f"HTTP {response.status_code}: {detail}")
     raise InfluxRefusedError(response.status_code, detail)
 

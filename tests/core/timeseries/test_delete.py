@@ -4,6 +4,7 @@ awkward tag values included, and InfluxDB's pending writes with them."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -256,3 +257,34 @@ async def until_a_transaction_waits_for_a_lock(database: Database) -> None:
                 if await session.scalar(waiting):
                     return
             await asyncio.sleep(0.01)
+
+
+@dataclass
+class ShardClosedOnce(httpx.AsyncBaseTransport):
+    """Answers the first delete as InfluxDB 1.x does while a shard closes; the rest pass."""
+
+    inner: httpx.AsyncBaseTransport
+    refused: int = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/delete" and not self.refused:
+            self.refused += 1
+            return httpx.Response(400, json={"code": "invalid", "message": "engine is closed"})
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_delete_met_by_a_closing_shard_is_tried_again(
+    make_sink: MakeSink, influxdb_database: str
+) -> None:
+    transport = ShardClosedOnce(inner=v2_compat_transport(INFLUXDB_URL, "teacher:s3cret"))
+    sink = await make_sink(
+        api_version=2,
+        bucket=f"{influxdb_database}/autogen",
+        org="school",
+        token="teacher:s3cret",
+        transport=transport,
+    )
+    await sink.write(points_of(KEPT, T0) + points_of(USERS[0], T0))
+    await sink.delete_tagged(MEASUREMENT, "userId", USERS[0])
+    assert transport.refused == 1
+    assert await users_in_influxdb(influxdb_database) == {KEPT: 4}
