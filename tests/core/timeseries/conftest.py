@@ -6,6 +6,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -68,3 +69,20 @@ async def pending_rows(database: Database) -> list[PendingTimeSeriesWrite]:
     async with database.sessions() as session:
         statement = select(PendingTimeSeriesWrite).order_by(PendingTimeSeriesWrite.id)
         return list((await session.execute(statement)).scalars())
+
+
+# An InfluxDB 2 account as tests/core/timeseries/influx_compat.py's v2 transport takes it.
+V2_TOKEN = "teacher:s3cret"
+
+
+async def v2_sink(
+    make_sink: MakeSink, influxdb_database: str, transport: httpx.AsyncBaseTransport
+) -> InfluxSink:
+    """A sink speaking InfluxDB 2's API (token, org, bucket) to the test database."""
+    return await make_sink(
+        api_version=2,
+        bucket=f"{influxdb_database}/autogen",
+        org="school",
+        token=V2_TOKEN,
+        transport=transport,
+    )

@@ -18,7 +18,7 @@ from cellmon.core.timeseries.base import Point
 from cellmon.core.timeseries.line_protocol import encode_point, line_has_tag, stored_tag_value
 from cellmon.core.timeseries.sql import SqlSink
 from cellmon.db.models import PendingTimeSeriesWrite, TimeSeriesPoint
-from tests.core.timeseries.conftest import MakeSink, pending_rows
+from tests.core.timeseries.conftest import V2_TOKEN, MakeSink, pending_rows, v2_sink
 from tests.core.timeseries.influx_compat import (
     RecordingTransport,
     parse_delete_predicate,
@@ -103,14 +103,8 @@ async def test_influxdb_drops_the_tag_values_series(
 async def test_influxdb_2_deletes_through_the_delete_api(
     make_sink: MakeSink, influxdb_database: str
 ) -> None:
-    transport = RecordingTransport(inner=v2_compat_transport(INFLUXDB_URL, "teacher:s3cret"))
-    sink = await make_sink(
-        api_version=2,
-        bucket=f"{influxdb_database}/autogen",
-        org="school",
-        token="teacher:s3cret",
-        transport=transport,
-    )
+    transport = RecordingTransport(inner=v2_compat_transport(INFLUXDB_URL, V2_TOKEN))
+    sink = await v2_sink(make_sink, influxdb_database, transport)
     await sink.write(everyones_points())
     for user in USERS:
         await sink.delete_tagged(MEASUREMENT, "userId", user)
@@ -276,14 +270,8 @@ class ShardClosedOnce(httpx.AsyncBaseTransport):
 async def test_a_delete_met_by_a_closing_shard_is_tried_again(
     make_sink: MakeSink, influxdb_database: str
 ) -> None:
-    transport = ShardClosedOnce(inner=v2_compat_transport(INFLUXDB_URL, "teacher:s3cret"))
-    sink = await make_sink(
-        api_version=2,
-        bucket=f"{influxdb_database}/autogen",
-        org="school",
-        token="teacher:s3cret",
-        transport=transport,
-    )
+    transport = ShardClosedOnce(inner=v2_compat_transport(INFLUXDB_URL, V2_TOKEN))
+    sink = await v2_sink(make_sink, influxdb_database, transport)
     await sink.write(points_of(KEPT, T0) + points_of(USERS[0], T0))
     await sink.delete_tagged(MEASUREMENT, "userId", USERS[0])
     assert transport.refused == 1

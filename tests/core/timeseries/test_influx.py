@@ -14,7 +14,7 @@ from cellmon.core.errors import BackendUnavailable
 from cellmon.core.timeseries.base import LineProtocolPoints, Point
 from cellmon.core.timeseries.influx import InfluxSink
 from cellmon.db.models import PendingTimeSeriesWrite
-from tests.core.timeseries.conftest import MakeSink, pending_rows
+from tests.core.timeseries.conftest import V2_TOKEN, MakeSink, pending_rows, v2_sink
 from tests.core.timeseries.influx_compat import RecordingTransport, v2_compat_transport
 from tests.services import INFLUXDB_URL, influxql, unique_name
 
@@ -165,14 +165,8 @@ async def test_v1_sends_user_and_password_as_basic_auth(
 
 
 async def test_v2_api_writes_real_points(make_sink: MakeSink, influxdb_database: str) -> None:
-    transport = RecordingTransport(inner=v2_compat_transport(INFLUXDB_URL, "teacher:s3cret"))
-    sink = await make_sink(
-        api_version=2,
-        bucket=f"{influxdb_database}/autogen",
-        org="school",
-        token="teacher:s3cret",
-        transport=transport,
-    )
+    transport = RecordingTransport(inner=v2_compat_transport(INFLUXDB_URL, V2_TOKEN))
+    sink = await v2_sink(make_sink, influxdb_database, transport)
     await sink.write([progress(), progress(user="u2", time_ns=T0 + 1)])
     write = next(request for request in transport.seen if request.path == "/api/v2/write")
     assert write.method == "POST"
