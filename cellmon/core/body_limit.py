@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cellmon.core.http import app_path
+
 
 class BodyTooLarge(HTTPException):
     """Raised from `receive` when the body passes the limit. FastAPI lets an HTTPException
@@ -39,10 +41,7 @@ class BodyLimit:
         self._exempt = tuple(exempt)
 
     def _is_exempt(self, scope: Scope) -> bool:
-        path: str = scope["path"]
-        root_path: str = scope.get("root_path", "")
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :]
+        path = app_path(scope)
         return any(path == prefix or path.startswith(prefix + "/") for prefix in self._exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

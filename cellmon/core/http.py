@@ -55,6 +55,15 @@ class StripTrailingSlash:
         await self.app(scope, receive, send)
 
 
+def app_path(scope: Scope) -> str:
+    """The request's path within the app: without the root path a proxy mounts it under."""
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        return path[len(root_path) :]
+    return path
+
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -100,10 +109,7 @@ class DirectRoutes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            path: str = scope["path"]
-            root_path: str = scope.get("root_path", "")
-            if root_path and path.startswith(root_path):
-                path = path[len(root_path) :]
+            path = app_path(scope)
             if len(path) > 1:
                 path = path.rstrip("/")
             endpoint = self._endpoints.get((scope["method"], path))

@@ -7,6 +7,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cellmon.auth.deps import SESSION_COOKIE
 from cellmon.auth.tokens import InvalidToken, TokenCodec
+from cellmon.core.http import app_path
 from cellmon.ratelimits.rules import RateLimitRules
 from cellmon.ratelimits.service import client_address, first_refusal, limiter_of, refusal_response
 
@@ -33,10 +34,7 @@ class RateLimits:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in WRITE_METHODS:
-            path: str = scope["path"]
-            root_path: str = scope.get("root_path", "")
-            if root_path and path.startswith(root_path):
-                path = path[len(root_path) :]
+            path = app_path(scope)
             if path.startswith(self._api_prefix) and path not in self._not_writes:
                 refused = await first_refusal(
                     limiter_of(scope), [(self._rules.writes_per_user, _writer(scope))]

@@ -119,3 +119,10 @@ async def test_the_direct_route_answers_cors_headers_of_the_policy(
     response = await post(direct_app(), "/api/hot", headers={"Origin": origin} if origin else None)
     assert response.headers.get("access-control-allow-origin") == allowed
     assert response.headers["vary"] == "Origin"
+
+
+async def test_the_direct_route_is_found_under_a_proxys_root_path() -> None:
+    transport = httpx.ASGITransport(app=direct_app(), root_path="/cellmon")
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        hot = await client.post("/cellmon/api/hot")
+    assert (hot.status_code, hot.json()) == (202, {"routed": False})
