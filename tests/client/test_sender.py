@@ -34,13 +34,19 @@ def start(queue_path: Path, **options: Any) -> Sender:
     return sender
 
 
+def submit_new(sender: Sender, url: str, count: int) -> list[dict[str, Any]]:
+    """`count` new events, each submitted to `url`, in order."""
+    sent = [event(n) for n in range(count)]
+    for item in sent:
+        sender.submit(url, item)
+    return sent
+
+
 def test_batches_hold_at_most_batch_size_events_gzipped(
     server: RecordingServer, queue_path: Path
 ) -> None:
     sender = start(queue_path, batch_size=100, batch_seconds=0.2)
-    sent = [event(n) for n in range(250)]
-    for item in sent:
-        sender.submit(server.url + "?key=k", item)
+    sent = submit_new(sender, server.url + "?key=k", 250)
     try:
         requests = server.wait_for(3)
     finally:
@@ -57,8 +63,7 @@ def test_events_wait_for_a_full_batch_before_batch_seconds(
 ) -> None:
     sender = start(queue_path, batch_size=10, batch_seconds=60)
     try:
-        for n in range(10):
-            sender.submit(server.url, event(n))
+        submit_new(sender, server.url, 10)
         requests = server.wait_for(1)
     finally:
         sender.close(5)
@@ -70,9 +75,7 @@ def test_close_sends_what_waits_without_waiting_for_the_batch(
     server: RecordingServer, queue_path: Path
 ) -> None:
     sender = start(queue_path, batch_size=100, batch_seconds=60)
-    sent = [event(n) for n in range(3)]
-    for item in sent:
-        sender.submit(server.url, item)
+    sent = submit_new(sender, server.url, 3)
     sender.close(5)
     assert server.taken_ids() == [item["eventId"] for item in sent]
 
@@ -116,9 +119,7 @@ def test_a_batch_refused_as_invalid_is_split_down_to_the_bad_event(
     # rest goes at once, without waiting for the batch to fill again.
     server.script.statuses = [422, 422, 422]
     sender = start(queue_path, batch_size=4, batch_seconds=60)
-    sent = [event(n) for n in range(4)]
-    for item in sent:
-        sender.submit(server.url, item)
+    sent = submit_new(sender, server.url, 4)
     try:
         requests = server.wait_for(4)
     finally:
@@ -132,9 +133,7 @@ def test_events_left_queued_are_sent_by_the_next_kernel(
 ) -> None:
     server.script.default = 503
     first = start(queue_path, batch_seconds=0)
-    sent = [event(n) for n in range(5)]
-    for item in sent:
-        first.submit(server.url, item)
+    sent = submit_new(first, server.url, 5)
     server.wait_for(1)
     first.close(0.5)
     assert server.taken_ids() == []
@@ -153,9 +152,7 @@ def test_kernels_sharing_the_queue_send_each_event_once(
 ) -> None:
     server.script.default = 503
     first = start(queue_path, batch_size=5, batch_seconds=0)
-    sent = [event(n) for n in range(40)]
-    for item in sent:
-        first.submit(server.url, item)
+    sent = submit_new(first, server.url, 40)
     server.wait_for(1)
     first.close(0.5)
 
