@@ -134,9 +134,16 @@ def _decoded(body: bytes, charset: str | None) -> str:
             raise UnreadableRoster(f"unknown charset {charset[:40]!r} in Content-Type") from None
     try:
         return body.decode(encoding).removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
+    except LookupError:
+        # A codec Python knows that turns bytes into bytes (base64, zlib, rot13) is no charset.
         raise UnreadableRoster(
-            f"the file is not {encoding.upper()} text (byte {exc.start}); save it as CSV UTF-8 "
+            f"charset {encoding!r} in Content-Type is not a text encoding"
+        ) from None
+    except UnicodeError as exc:
+        # Most codecs say where the text breaks; a few (idna, punycode) do not.
+        where = f" (byte {exc.start})" if isinstance(exc, UnicodeDecodeError) else ""
+        raise UnreadableRoster(
+            f"the file is not {encoding.upper()} text{where}; save it as CSV UTF-8 "
             "(Excel: 'CSV UTF-8 (Comma delimited)') or name its charset in Content-Type"
         ) from None
 

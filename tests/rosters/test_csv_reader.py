@@ -95,6 +95,8 @@ def test_a_charset_named_by_the_request() -> None:
         (b"name,team\nA,B\n", None, "names no e-mail column (found 'name', 'team')"),
         ("氏名,メール\n".encode("shift_jis"), None, "is not UTF-8 text"),
         (b"email\n", "klingon", "unknown charset 'klingon'"),
+        (b"email\n", "base64", "charset 'base64' in Content-Type is not a text encoding"),
+        (b"email\n", "punycode", "the file is not PUNYCODE text; save it as CSV UTF-8"),
         (b'email\n"a@x.org\n', None, "row 2 cannot be read as CSV"),
     ],
 )

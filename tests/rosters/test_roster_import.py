@@ -169,11 +169,12 @@ async def test_a_csv_in_the_charset_its_content_type_names(client: httpx.AsyncCl
 
 async def test_a_file_that_is_no_roster_is_a_422_saying_why(client: httpx.AsyncClient) -> None:
     class_ = await make_class(client)
-    for text, detail in (
-        ("", "the file is empty"),
-        ("name,team\nA,B\n", "names no e-mail column (found 'name', 'team')"),
+    for text, content_type, detail in (
+        ("", "text/csv", "the file is empty"),
+        ("name,team\nA,B\n", "text/csv", "names no e-mail column (found 'name', 'team')"),
+        ("email\n", "text/csv; charset=base64", "'base64' in Content-Type is not a text"),
     ):
-        response = await post_csv(client, class_["id"], text)
+        response = await post_csv(client, class_["id"], text, content_type)
         assert response.status_code == 422, response.text
         assert detail in response.json()["detail"]
     response = await client.post(
