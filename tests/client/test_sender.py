@@ -176,3 +176,16 @@ def test_an_unreachable_server_leaves_events_queued(queue_path: Path) -> None:
         assert outbox.waiting(float("inf")).count == 1
     finally:
         outbox.close()
+
+
+def test_a_queue_file_that_cannot_be_opened_leaves_sending_in_memory(
+    server: RecordingServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    not_a_folder = tmp_path / "not-a-folder"
+    not_a_folder.write_text("")
+    sender = start(not_a_folder / "queue.sqlite3", batch_seconds=60)
+    sent = submit_new(sender, server.url, 2)
+    sender.close(5)
+    assert server.taken_ids() == [item["eventId"] for item in sent]
+    warnings = [r for r in caplog.records if "cannot open the queue file" in r.getMessage()]
+    assert len(warnings) == 1
