@@ -4,7 +4,7 @@ students, the page shows the server's report row by row, and the roster shows th
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from tests.accounts import add_instructor, create_account
 from tests.classroom.seed import Seeder
@@ -21,18 +21,24 @@ ROSTER = (
 ).encode()
 
 
+async def _new_class_s_dashboard(
+    live_server: LiveServer, page: WatchedPage, name: str, code: str
+) -> Page:
+    """A new class's dashboard, open in the browser of its instructor."""
+    teacher = await create_account(live_server.app, "teacher@example.org", "instructor")
+    async with live_server.app.state.database.sessions() as session:
+        klass = await Seeder(session).klass(name, code)
+        await session.commit()
+    await add_instructor(live_server.app, klass.id, teacher.id)
+    await sign_in(page, live_server, teacher)
+    await page.page.goto(f"{live_server.base_url}/dashboard?class_id={klass.id}")
+    return page.page
+
+
 async def test_an_instructor_imports_a_csv_roster_and_sees_each_row(
     live_server: LiveServer, page: WatchedPage
 ) -> None:
-    teacher = await create_account(live_server.app, "teacher@example.org", "instructor")
-    async with live_server.app.state.database.sessions() as session:
-        klass = await Seeder(session).klass("Lecture hall", "HALL-1")
-        await session.commit()
-
-    await add_instructor(live_server.app, klass.id, teacher.id)
-    await sign_in(page, live_server, teacher)
-    browser = page.page
-    await browser.goto(f"{live_server.base_url}/dashboard?class_id={klass.id}")
+    browser = await _new_class_s_dashboard(live_server, page, "Lecture hall", "HALL-1")
     await expect(browser.locator("#roster-empty")).to_have_text(
         "No student is enrolled in this class yet."
     )
@@ -74,15 +80,7 @@ async def test_an_instructor_imports_a_csv_roster_and_sees_each_row(
 async def test_a_file_that_is_no_roster_shows_the_server_s_reason(
     live_server: LiveServer, page: WatchedPage
 ) -> None:
-    teacher = await create_account(live_server.app, "teacher@example.org", "instructor")
-    async with live_server.app.state.database.sessions() as session:
-        klass = await Seeder(session).klass("Lab", "LAB-1")
-        await session.commit()
-
-    await add_instructor(live_server.app, klass.id, teacher.id)
-    await sign_in(page, live_server, teacher)
-    browser = page.page
-    await browser.goto(f"{live_server.base_url}/dashboard?class_id={klass.id}")
+    browser = await _new_class_s_dashboard(live_server, page, "Lab", "LAB-1")
     await expect(browser.locator("#roster-empty")).to_be_visible()
 
     await browser.locator("#roster-import input[type=file]").set_input_files(
