@@ -4,6 +4,7 @@ and the next step, on one screen."""
 from __future__ import annotations
 
 import shlex
+import shutil
 import socket
 import sys
 from dataclasses import dataclass
@@ -85,7 +86,12 @@ def command_words() -> list[str]:
     program = Path(sys.argv[0])
     if program.name != "cellmon":
         return [_relative(Path(sys.executable)), "-m", "cellmon"]
-    return [_relative(program) if program.parent != Path() else "cellmon"]
+    if not program.absolute().is_relative_to(Path.cwd()):
+        # A shell that found it on the PATH hands Python its full path: say the short name.
+        on_path = shutil.which("cellmon")
+        if on_path is not None and Path(on_path).resolve() == program.resolve():
+            return ["cellmon"]
+    return [_relative(program)]
 
 
 def _relative(path: Path) -> str:

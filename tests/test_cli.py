@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,20 +33,25 @@ from cellmon.core.database import Database
 from cellmon.core.errors import ConfigError
 from cellmon.core.settings import Settings
 from cellmon.db.models import AuditEntry, User
+from cellmon.greeting import command_words
 from tests.services import make_settings
+
+
+def clean_environment() -> dict[str, str]:
+    """This environment without the services' and cellmon's settings (the test's own)."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("POSTGRES_", "REDIS_", "INFLUXDB_", "CELLMON_"))
+    }
 
 
 def run_cellmon(
     args: list[str], env: dict[str, str], cwd: Path
 ) -> subprocess.CompletedProcess[str]:
-    clean = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("POSTGRES_", "REDIS_", "INFLUXDB_", "CELLMON_"))
-    }
     return subprocess.run(
         [sys.executable, "-m", "cellmon", *args],
-        env={**clean, **env},
+        env={**clean_environment(), **env},
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -408,20 +414,18 @@ def test_db_upgrade_says_its_outcome_in_one_line_without_alembics_chatter(
     assert "alembic" in debug.stderr  # still there for who asks
 
 
+GREETING_WAIT_SECONDS = 60
+
+
 def greeting_of(tmp_path: Path) -> tuple[str, str]:
     """Start `cellmon serve` on a free port, read its stdout up to the greeting's end, stop it
-    with SIGINT; its stdout and stderr."""
+    with SIGINT (after GREETING_WAIT_SECONDS without it, too); its stdout and stderr."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    clean = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("POSTGRES_", "REDIS_", "INFLUXDB_", "CELLMON_"))
-    }
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "cellmon"), "serve", "--port", str(port)],
-        env={**clean, "CELLMON_DATA_DIR": str(tmp_path / "data")},
+        env={**clean_environment(), "CELLMON_DATA_DIR": str(tmp_path / "data")},
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -429,12 +433,16 @@ def greeting_of(tmp_path: Path) -> tuple[str, str]:
     )
     assert server.stdout is not None
     lines = []
+    # A server that listens without greeting would keep the loop below reading for good.
+    watchdog = threading.Timer(GREETING_WAIT_SECONDS, server.send_signal, [signal.SIGINT])
+    watchdog.start()
     try:
         for line in server.stdout:  # ends when the server does
             lines.append(line)
             if line.startswith("Ctrl-C stops the server."):
                 break
     finally:
+        watchdog.cancel()
         server.send_signal(signal.SIGINT)
         rest, errors = server.communicate(timeout=30)
     return "".join(lines) + rest, errors
@@ -462,3 +470,24 @@ def test_serve_greets_with_the_addresses_the_sign_in_and_the_next_step(tmp_path:
     assert "Password" not in again
     for text in (first_log, again, again_log):
         assert password.group(1) not in text
+
+
+def test_the_greeting_names_cellmon_as_this_shell_reached_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    program = project / ".venv" / "bin" / "cellmon"
+    program.parent.mkdir(parents=True)
+    elsewhere.mkdir()
+    program.write_text("")
+    program.chmod(0o755)
+    monkeypatch.setattr(sys, "argv", [str(program), "serve"])
+    monkeypatch.chdir(project)
+    assert command_words() == [".venv/bin/cellmon"]  # as `make run` starts it
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("PATH", str(program.parent))
+    assert command_words() == ["cellmon"]  # the shell found it on the PATH
+    monkeypatch.setenv("PATH", str(elsewhere))
+    assert command_words() == [str(program)]
+    monkeypatch.setattr(sys, "argv", [str(project / "cellmon" / "__main__.py"), "serve"])
+    assert command_words()[1:] == ["-m", "cellmon"]
