@@ -29,6 +29,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
 from bench import report
+from bench.stats import percentile
 
 TARGET_P99_MS = 1.0
 CELLS = {
@@ -66,11 +67,6 @@ server = ThreadingHTTPServer(("127.0.0.1", 0), Taker)
 print(server.server_port, flush=True)
 server.serve_forever()
 """
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 class _TimedHooks:
@@ -146,13 +142,13 @@ def measure(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
                     hooks.unload(shell)
             figures[kind] = {
                 "cells": len(with_client),
-                "hooks_p50_ms": _percentile(hooks.per_cell, 0.50) * 1000,
-                "hooks_p99_ms": _percentile(hooks.per_cell, 0.99) * 1000,
+                "hooks_p50_ms": percentile(hooks.per_cell, 0.50) * 1000,
+                "hooks_p99_ms": percentile(hooks.per_cell, 0.99) * 1000,
                 "hooks_max_ms": max(hooks.per_cell) * 1000,
                 "without_p50_ms": statistics.median(without) * 1000,
-                "without_p99_ms": _percentile(without, 0.99) * 1000,
+                "without_p99_ms": percentile(without, 0.99) * 1000,
                 "with_p50_ms": statistics.median(with_client) * 1000,
-                "with_p99_ms": _percentile(with_client, 0.99) * 1000,
+                "with_p99_ms": percentile(with_client, 0.99) * 1000,
             }
             log(f"client overhead, {kind}: {figures[kind]}")
     finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bench.stats import percentile
+
 # The targets of issue 11.
 TARGET_ATTENTION_MS = 2000
 TARGET_PAGE_SHARE = 0.25
@@ -42,12 +44,12 @@ class PhaseResult:
 def _spread(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"n": 0, "p50": None, "p99": None, "max": None}
-    ordered = sorted(values)
-
-    def at(fraction: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 1)
-
-    return {"n": len(values), "p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], 1)}
+    return {
+        "n": len(values),
+        "p50": round(percentile(values, 0.5), 1),
+        "p99": round(percentile(values, 0.99), 1),
+        "max": round(max(values), 1),
+    }
 
 
 def section(figures: dict[str, Any], header: str) -> str:

@@ -63,6 +63,7 @@ from bench.stack import (
     raise_open_files_limit,
     wait_workers,
 )
+from bench.stats import percentile
 
 INSTRUCTOR = "simulate-instructor@example.org"
 PROBES = 60
@@ -193,11 +194,6 @@ async def _probe_while(
     return sent
 
 
-def _quantile(values: list[float], quantile: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.to_thread(start_services)
     influx = InfluxServer()
@@ -266,7 +262,7 @@ async def _measure(
         "probes_shown": len(latencies),
         "event_to_screen_ms": {
             "p50": round(statistics.median(latencies)) if latencies else None,
-            "p95": round(_quantile(latencies, 0.95)) if latencies else None,
+            "p95": round(percentile(latencies, 0.95)) if latencies else None,
             "max": round(max(latencies)) if latencies else None,
         },
         "simulate_summary": summary.splitlines()[-16:],

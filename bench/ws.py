@@ -31,6 +31,7 @@ from bench.stack import (
     free_port,
     processes,
 )
+from bench.stats import percentile
 
 CLIENT_PROCESSES = 4
 FANOUT_STUDENT = 0  # every idle subscriber follows this student's progress channel
@@ -52,14 +53,6 @@ QUICK = Options(levels=(200, 1000), rounds=5, rate=1000, rate_seconds=3)
 def token() -> str:
     """An id every client recognises (bench.ws_clients.TOKEN), valid as a UUID v4."""
     return "be0c4e00" + str(uuid.uuid4())[8:]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 @dataclass
