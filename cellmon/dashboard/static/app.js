@@ -58,7 +58,7 @@ const pending = {
 let frame = 0;
 
 const roster = new RosterView($("roster"), { onSelect: (id) => roster.flash(id) });
-const seatmap = new SeatMapView($("seatmap"), $("seat-detail"), { onSelect: () => {} });
+const seatmap = new SeatMapView($("seatmap"), $("seat-detail"));
 const attention = new AttentionView($("attention-list"), {
   onResolve: resolveHelp,
   onSelect: select,

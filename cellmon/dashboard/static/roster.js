@@ -63,8 +63,7 @@ export class RosterView {
     for (const id of ids) {
       const student = students.get(id);
       if (!student) {
-        const gone = this.tiles.get(id);
-        gone?.root.remove();
+        this.tiles.get(id)?.root.remove();
         this.tiles.delete(id);
         this.seen.delete(id);
         continue;

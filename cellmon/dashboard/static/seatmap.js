@@ -10,10 +10,9 @@ import { displayName, formatAgo, fullIdentity, helpWait, rosterOrder } from "./r
 const STATE_WORDS = { help: "asks for help", stuck: "stuck", active: "active", idle: "idle" };
 
 export class SeatMapView {
-  constructor(container, detail, { onSelect }) {
+  constructor(container, detail) {
     this.container = container;
     this.detail = detail;
-    this.onSelect = onSelect;
     this.cells = new Map();
     this.order = [];
     this.students = new Map();
@@ -120,7 +119,6 @@ export class SeatMapView {
     for (const cell of this.container.querySelectorAll(".seat[aria-pressed]")) cell.removeAttribute("aria-pressed");
     this.cells.get(id)?.setAttribute("aria-pressed", "true");
     this.show(id);
-    this.onSelect(id);
   }
 
   show(id) {
