@@ -14,7 +14,7 @@ from cellmon.auth.deps import AccessDep
 from cellmon.classroom import service
 from cellmon.classroom.schemas import ClassCellMap, ClassRoster, ClassTimeline, HelpResolution
 from cellmon.core.api_types import PathId, id_query, responses
-from cellmon.core.deps import BusDep, DatabaseDep, SessionDep, TimeSeriesDep
+from cellmon.core.deps import BusDep, SessionDep, TimeSeriesDep
 
 router = APIRouter(prefix="/progress/classes", tags=["progress"])
 
@@ -26,7 +26,6 @@ CLASS_NOT_FOUND = responses(not_found=NO_CLASS)
 async def get_class_roster(
     class_id: PathId,
     session: SessionDep,
-    database: DatabaseDep,
     access: AccessDep,
     active_minutes: Annotated[
         int,
@@ -37,7 +36,7 @@ async def get_class_roster(
     they ran last, their executions and errors, and how long an open help request has waited;
     with the class's totals. `position` says which live messages it includes (those of
     position up to it): a page keeps, for each student, the newer of the roster and a message."""
-    return await service.class_roster(session, database, access, class_id, active_minutes)
+    return await service.class_roster(session, access, class_id, active_minutes)
 
 
 @router.get("/{class_id}/cells", response_model=ClassCellMap, responses=CLASS_NOT_FOUND)

@@ -27,7 +27,7 @@ from cellmon.classroom.schemas import (
     TimelineBucket,
 )
 from cellmon.core.bus import MessageBus
-from cellmon.core.database import Database
+from cellmon.core.database import snapshot
 from cellmon.core.errors import NotFoundError
 from cellmon.core.timeseries import TimeSeriesSink
 from cellmon.core.timeseries.base import FieldValue
@@ -78,18 +78,18 @@ def _latest(*moments: datetime | None) -> datetime | None:
 
 
 async def class_roster(
-    session: AsyncSession, database: Database, access: Access, class_id: int, active_minutes: int
+    session: AsyncSession, access: Access, class_id: int, active_minutes: int
 ) -> ClassRoster:
     """The roster as of one moment: its queries run in one snapshot, which also gives its live
     position (live/positions.py), so that a page can tell which live messages it includes."""
     found = await _require_taught_class(session, access, class_id)
-    async with database.snapshot() as snapshot:
+    async with snapshot(session):
         now = datetime.now(UTC)
-        position = await current_position(snapshot)
-        students = await repository.enrolled_students(snapshot, class_id)
-        totals = await repository.student_totals(snapshot, class_id)
-        latest = await repository.latest_cells(snapshot, class_id)
-        stuck = await repository.stuck_cells(snapshot, class_id, STUCK_AFTER_ERRORS)
+        position = await current_position(session)
+        students = await repository.enrolled_students(session, class_id)
+        totals = await repository.student_totals(session, class_id)
+        latest = await repository.latest_cells(session, class_id)
+        stuck = await repository.stuck_cells(session, class_id, STUCK_AFTER_ERRORS)
     since = now - timedelta(minutes=active_minutes)
 
     rows: list[RosterStudent] = []

@@ -125,25 +125,34 @@ class Database:
         async with self._writers, self.sessions.begin() as session:
             yield session
 
-    @asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[AsyncSession]:
-        """A session that only reads, whose statements all see the database as it was at its
-        first one (a read-out made of several queries then describes one moment)."""
-        async with self.sessions() as session:
-            if self.is_sqlite:
-                # pysqlite opens a transaction only before a write: each SELECT alone would
-                # see the latest commit. In WAL mode a read transaction keeps one snapshot.
-                await session.execute(text("BEGIN"))
-            else:
-                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            try:
-                yield session
-            finally:
-                await session.rollback()
-
     @property
     def is_sqlite(self) -> bool:
         return self.url.get_backend_name() == "sqlite"
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@asynccontextmanager
+async def snapshot(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Run the block's statements in `session` as one moment of the database (a read-out made
+    of several queries then describes one state).
+
+    In the request's own session, not a second one: a request holding its connection while it
+    waited for another could, with the pool full of such requests, wait for ever. The session
+    must not have changed anything: its transaction so far is committed first (its loaded
+    objects stay), a read-only transaction is taken for the block and committed after it.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a snapshot is for reading: the session has changes to flush")
+    await session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        # pysqlite opens a transaction only before a write: each SELECT alone would see the
+        # latest commit. In WAL mode a read transaction keeps one snapshot.
+        await session.execute(text("BEGIN"))
+    else:
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    try:
+        yield session
+    finally:
+        await session.commit()

@@ -5,7 +5,7 @@ carry a position: a message the position of the committed change it tells of, a 
 the position of the last change it includes. A transaction that publishes such messages
 takes its position as its last statement (`next_position`): the counter row stays locked
 until the transaction ends, so positions follow the order of commits, and a read-out taken
-in one snapshot (`Database.snapshot`) that reads position P includes every change of
+in one snapshot (`core.database.snapshot`) that reads position P includes every change of
 position up to P and none after it. The page then keeps, for each student, whichever of the
 two is newer (cellmon/dashboard/static/rules.js).
 """

@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from cellmon.classroom import repository
-from cellmon.core.database import Database
+from cellmon.core.database import Database, snapshot
 from cellmon.live.positions import current_position
 from tests.classroom.seed import Seeder, ago, database
 from tests.events.helpers import EMAIL, PAUSE, PausingRegistry, client_event, execution, record
@@ -97,14 +97,14 @@ async def test_resolving_help_answers_the_position_its_message_carries(
 async def test_a_snapshot_sees_one_moment_whatever_commits_meanwhile(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    """The roster's queries run in `Database.snapshot`: a batch committed between two of them
-    is in neither, so the roster never says more than its position."""
+    """The roster's queries run in one `snapshot`: a batch committed between two of them is
+    in neither, so the roster never says more than its position."""
     class_id, _ = await _class_of_one(app)
     store: Database = app.state.database
-    async with store.snapshot() as snapshot:
-        position = await current_position(snapshot)
+    async with store.sessions() as session, snapshot(session):
+        position = await current_position(session)
         await record(app, "meanwhile", [execution("c1")])
-        totals = await repository.student_totals(snapshot, class_id)
-        assert await current_position(snapshot) == position
+        totals = await repository.student_totals(session, class_id)
+        assert await current_position(session) == position
     assert totals == {}
     assert (await _roster(client, class_id))["position"] > position
