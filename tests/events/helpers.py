@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import redis
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from cellmon.core.backends import Backends
 from cellmon.core.database import Database
@@ -186,3 +187,9 @@ async def record(
 ) -> BatchOutcome:
     processor = BatchProcessor(app.state.database, app.state.settings, registry)
     return await processor.process([message(name, events)])
+
+
+async def count(app: FastAPI, model: type) -> int:
+    """How many rows the model's table holds now."""
+    async with app.state.database.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)

@@ -18,7 +18,7 @@ from cellmon.db.models import CellExecution, DeadLetter, ProgressEvent
 from cellmon.events.context import BatchContext
 from cellmon.events.registry import default_registry, register_handler
 from cellmon.events.schemas import IngestEvent
-from tests.events.helpers import client_event, drain, execution
+from tests.events.helpers import client_event, count, drain, execution
 
 JSON = {"Content-Type": "application/json"}
 MAX_ATTEMPTS = 2
@@ -44,11 +44,6 @@ def failing_handler() -> Iterator[list[int]]:
     register_handler("always_fails", always_fails)
     yield calls
     default_registry.unregister("always_fails")
-
-
-async def count(app: FastAPI, model: type) -> int:
-    async with app.state.database.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def run_cli(settings: Settings, *argv: str) -> None:

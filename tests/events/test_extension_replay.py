@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cellmon.db.models import CellExecution, Notebook, NotebookAccess, ProgressEvent, Student
 from tests.accounts import ADMIN_EMAIL, create_account, signed_in
 from tests.conftest import LiveServer
-from tests.events.helpers import drain
+from tests.events.helpers import count, drain
 
 JUPYTERLAB = "http://localhost:8888"
 # What Chromium's fetch() adds to the extension's one header.
@@ -106,11 +106,6 @@ async def post_as_the_extension(http: httpx.AsyncClient, one: dict[str, Any]) ->
     assert response.headers["access-control-allow-origin"] == JUPYTERLAB
 
 
-async def count(server: LiveServer, model: type) -> int:
-    async with server.app.state.database.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
-
-
 async def test_a_students_session_as_the_extension_sends_it_is_recorded_once(
     live_server: LiveServer,
 ) -> None:
@@ -164,6 +159,6 @@ async def test_a_students_session_as_the_extension_sends_it_is_recorded_once(
         )
         assert anonymous.team_name == "チームA"
 
-    assert await count(live_server, CellExecution) == 4  # the retry recorded once
-    assert await count(live_server, NotebookAccess) == 1
-    assert await count(live_server, ProgressEvent) == 3
+    assert await count(live_server.app, CellExecution) == 4  # the retry recorded once
+    assert await count(live_server.app, NotebookAccess) == 1
+    assert await count(live_server.app, ProgressEvent) == 3

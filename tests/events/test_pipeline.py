@@ -32,6 +32,7 @@ from tests.events.helpers import (
     EMAIL,
     SESSION_ID,
     client_event,
+    count,
     drain,
     execution,
 )
@@ -42,11 +43,6 @@ JSON = {"Content-Type": "application/json"}
 async def post(client: httpx.AsyncClient, body: bytes | list[dict[str, object]]) -> httpx.Response:
     content = body if isinstance(body, bytes) else orjson.dumps(body)
     return await client.post("/api/v1/events", content=content, headers=JSON)
-
-
-async def count(app: FastAPI, model: type) -> int:
-    async with app.state.database.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def student_id(client: httpx.AsyncClient, app: FastAPI, email: str = EMAIL) -> int:

@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from cellmon.core.backends import Backends
 from cellmon.core.errors import BackendUnavailable
@@ -30,7 +30,7 @@ from cellmon.events.registry import builtin_registry
 from cellmon.events.schemas import IngestEvent
 from cellmon.live.messages import decode_packet
 from cellmon.worker.runner import Worker
-from tests.events.helpers import client_event, drain, execution, postgres_only
+from tests.events.helpers import client_event, count, drain, execution, postgres_only
 
 JSON = {"Content-Type": "application/json"}
 LEASE_SECONDS = 0.3
@@ -59,11 +59,6 @@ def settings_overrides() -> dict[str, Any]:
 async def post(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> None:
     response = await client.post("/api/v1/events", content=orjson.dumps(events), headers=JSON)
     assert response.status_code == 202
-
-
-async def count(app: FastAPI, model: type) -> int:
-    async with app.state.database.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def test_entry_redelivered_after_a_worker_died_is_recorded_once(
