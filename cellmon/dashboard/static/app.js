@@ -43,6 +43,10 @@ const state = {
 
 const now = () => Date.now() + state.clockOffset;
 
+// The instant every clock text shows ("Help 45s", "2m ago", the seat card's wait): one for
+// the whole page, moved once a second, so that no two places show a student a second apart.
+let clockFace = now();
+
 // What the next frame draws: students changed since each view last drew them, whether the
 // order, the filter or the names may have changed, whether the clocks moved, and the
 // read-outs that came in.
@@ -177,7 +181,7 @@ function relabel() {
 function render() {
   frame = 0;
   lastDraw = performance.now();
-  const time = now();
+  const time = clockFace;
   if (pending.names) {
     pending.names = false;
     relabel();
@@ -258,6 +262,7 @@ setInterval(() => {
       pending.order = true;
     }
   }
+  clockFace = now();
   pending.clocks = true;
   schedule();
 }, 1000);
@@ -269,6 +274,8 @@ const refreshers = {
     const body = await request(`${API}/progress/classes/${classId}`);
     return () => {
       state.clockOffset = (parseTime(body.generated_at) ?? Date.now()) - Date.now();
+      clockFace = now();
+      pending.clocks = true;
       state.activeMs = body.active_minutes * 60000;
       setText($("class-name"), body.class_name);
       document.title = `${body.class_name} · cellmon`;

@@ -30,7 +30,7 @@ export class RosterView {
     this.order = [];
     this.labels = new Map();
     this.students = new Map();
-    this.clockOffset = 0; // the page's clock (the server's) minus this browser's
+    this.clockFace = 0; // the instant the clock texts show (app.js)
     this.seen = new Set(); // ids of the tiles the browser renders: on (or near) the screen
   }
 
@@ -52,14 +52,14 @@ export class RosterView {
     this.seen.add(id);
     const tile = this.tiles.get(id);
     const student = this.students.get(id);
-    if (tile && student) this.fillClock(tile, student, Date.now() + this.clockOffset);
+    if (tile && student) this.fillClock(tile, student, this.clockFace);
   }
 
   // Bring the tiles of `ids` up to date with their students; `labels` are the names to show.
   update(students, ids, now, labels) {
     this.students = students;
     this.labels = labels;
-    this.clockOffset = now - Date.now();
+    this.clockFace = now;
     for (const id of ids) {
       const student = students.get(id);
       if (!student) {
@@ -79,7 +79,7 @@ export class RosterView {
 
   // Only the texts that move with the clock, on the tiles that can be seen.
   tick(students, now) {
-    this.clockOffset = now - Date.now();
+    this.clockFace = now;
     for (const id of this.seen) {
       const tile = this.tiles.get(id);
       const student = students.get(id);

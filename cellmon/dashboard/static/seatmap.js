@@ -20,6 +20,7 @@ export class SeatMapView {
     this.shownId = null; // whose details the card shows
     this.pinnedId = null; // chosen by a click or a key: stays until another is chosen
     this.focusId = null; // the cell in the tab order
+    this.clockFace = 0; // the instant the card's clock texts show (app.js)
     this.detailParts = {
       name: el("div", { class: "seat-detail-name" }),
       mail: el("div", { class: "seat-detail-mail" }),
@@ -62,6 +63,7 @@ export class SeatMapView {
   update(students, ids, now, labels) {
     this.students = students;
     this.labels = labels;
+    this.clockFace = now;
     for (const id of ids) {
       const student = students.get(id);
       if (!student) {
@@ -103,6 +105,7 @@ export class SeatMapView {
   }
 
   tick(now) {
+    this.clockFace = now;
     const student = this.students.get(this.shownId);
     if (student) this.fillDetail(student, now);
   }
@@ -125,7 +128,7 @@ export class SeatMapView {
     this.shownId = id;
     const student = id === null ? undefined : this.students.get(id);
     this.detail.hidden = !student;
-    if (student) this.fillDetail(student, Date.now());
+    if (student) this.fillDetail(student, this.clockFace);
   }
 
   fillDetail(student, now) {
