@@ -28,9 +28,18 @@ from tests.events.helpers import client_event, drain, execution
 
 JSON = {"Content-Type": "application/json"}
 RECEIVED = datetime(2025, 1, 19, 4, 0, tzinfo=UTC)
+# The back-off before a failing batch's second try, long in these tests so that a good event
+# held up by even one round of it is told apart from one slowed by a loaded machine.
+RETRY_BASE_SECONDS = 20.0
 # What a student's good event may wait behind a request of 20 poison events: about 40 short
-# transactions (1 s on an idle machine), where the retries' back-off once made it 12 s.
-GOOD_EVENT_DELAY = 3.0
+# transactions (1 s on an idle machine), and less than the first round of back-off, which the
+# poison once made everyone wait for (12 s with the default back-off).
+GOOD_EVENT_DELAY = RETRY_BASE_SECONDS / 2
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"CELLMON_WORKER_RETRY_BASE_SECONDS": RETRY_BASE_SECONDS}
 
 
 def json_body(events: list[dict[str, Any]]) -> bytes:
@@ -219,7 +228,7 @@ async def test_a_good_event_after_a_request_of_poison_is_recorded_at_once(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     # The back-off a failing batch of other kinds gets: what poison events must not wait for.
-    assert app.state.settings.CELLMON_WORKER_RETRY_BASE_SECONDS > 0
+    assert app.state.settings.CELLMON_WORKER_RETRY_BASE_SECONDS == RETRY_BASE_SECONDS
     poison = poison_events(20)
     await app.state.backends.queue.enqueue([orjson.dumps(poison)])
     good = execution("after")
