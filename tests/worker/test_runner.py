@@ -391,6 +391,7 @@ async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
 
 
+@long_lease
 async def test_a_batch_without_points_to_write_is_acknowledged_before_the_next_claim(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
