@@ -70,9 +70,9 @@ async def delete_student_rows(session: AsyncSession, student_id: int) -> dict[st
     return counts
 
 
-async def delete_account(session: AsyncSession, email: str) -> tuple[int, int]:
+async def delete_account(session: AsyncSession, email: str) -> tuple[list[int], int]:
     """The student account with this address, and the audit trail's mentions of it (the
-    entries stay, their actor unnamed); how many accounts and entries."""
+    entries stay, their actor unnamed); the accounts' ids and how many entries."""
     account = select(User.id).where(User.email == email, User.role == STUDENT_ROLE)
     account_ids = list((await session.scalars(account)).all())
     unnamed = await session.execute(
@@ -80,9 +80,9 @@ async def delete_account(session: AsyncSession, email: str) -> tuple[int, int]:
         .where((AuditEntry.actor_email == email) | AuditEntry.actor_id.in_(account_ids))
         .values(actor_id=None, actor_email=None)
     )
-    accounts = await _count(session, delete(User).where(User.id.in_(account_ids)))
+    await session.execute(delete(User).where(User.id.in_(account_ids)))
     entries: int = unnamed.rowcount  # type: ignore[attr-defined]
-    return accounts, entries
+    return account_ids, entries
 
 
 def _names(document: Any, email: str) -> bool:

@@ -9,7 +9,7 @@ from pydantic import StringConstraints
 
 from cellmon.auth.deps import AdminUser
 from cellmon.core.api_types import NO_NUL, PathId, responses
-from cellmon.core.deps import DatabaseDep, TimeSeriesDep
+from cellmon.core.deps import BusDep, DatabaseDep, TimeSeriesDep
 from cellmon.erasure import service
 from cellmon.erasure.schemas import ErasureReport
 
@@ -31,7 +31,8 @@ RepeatEmail = Annotated[
         "Deletes the student, their sessions, cell executions and cell states, notebook "
         "accesses, progress events (help history included), enrollments, submissions, "
         "time-series points, dead-lettered and test events carrying their address, and a "
-        "student account with that address. The answer counts each kind. When the "
+        "student account with that address, whose open /ws sockets are closed. The answer "
+        "counts each kind. When the "
         "time-series store cannot be reached, the rest is deleted, `complete` is false, and "
         "repeating the request with `?email=` (the student's address) once the store is "
         "back deletes the points: the student row is gone by then. An `email` that is not "
@@ -46,6 +47,7 @@ async def erase_student(
     student_id: PathId,
     database: DatabaseDep,
     timeseries: TimeSeriesDep,
+    bus: BusDep,
     admin: AdminUser,
     email: Annotated[
         RepeatEmail | None,
@@ -53,6 +55,6 @@ async def erase_student(
     ] = None,
 ) -> ErasureReport:
     try:
-        return await service.erase_student(database, timeseries, admin, student_id, email)
+        return await service.erase_student(database, timeseries, bus, admin, student_id, email)
     except service.AddressMismatch as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc

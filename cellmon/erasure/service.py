@@ -16,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellmon.audit import service as audit
 from cellmon.auth.principal import Principal
+from cellmon.core.bus import MessageBus
 from cellmon.core.database import Database
 from cellmon.core.errors import BackendUnavailable, ConflictError, NotFoundError
 from cellmon.core.timeseries import DeletedPoints, TimeSeriesSink
 from cellmon.erasure import repository
 from cellmon.erasure.schemas import ErasedRecords, ErasureReport
 from cellmon.events.points import MEASUREMENT, USER_TAG
+from cellmon.live.session_ends import EndCause, SessionEnd, announce
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class AddressMismatch(ValueError):
 async def erase_student(
     database: Database,
     timeseries: TimeSeriesSink,
+    bus: MessageBus,
     actor: Principal,
     student_id: int,
     email: str | None,
@@ -52,12 +55,16 @@ async def erase_student(
         else:
             address = await _repeated_address(session, student_id, email)
         counts = await repository.delete_student_rows(session, student_id)
-        counts["accounts"], counts["audit_entries_unnamed"] = await repository.delete_account(
+        accounts, counts["audit_entries_unnamed"] = await repository.delete_account(
             session, address
         )
+        counts["accounts"] = len(accounts)
         counts["dead_letters"] = await repository.delete_dead_letters(session, address)
         counts["test_events"] = await repository.delete_test_events(session, address)
         await audit.record(session, actor, ERASE, TARGET, student_id, **counts)
+    # Committed: the account's tokens are refused, and its open sockets are closed now.
+    for account_id in accounts:
+        await announce(bus, SessionEnd(account_id, None, EndCause.ACCOUNT_ERASED))
 
     try:
         points: DeletedPoints | None = await timeseries.delete_tagged(

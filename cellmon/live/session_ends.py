@@ -27,6 +27,8 @@ class EndCause(StrEnum):
     TOKEN_REFRESHED = "token_refreshed"
     # A password change or reset, a change of role, or the account was disabled.
     ACCOUNT_SESSIONS_ENDED = "account_sessions_ended"
+    # The student was erased, and their account with them.
+    ACCOUNT_ERASED = "account_erased"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,9 @@ GOODBYES = {
         "session ended",
         "every session of this account has ended (a password change or reset, a change of "
         "role, or the account was disabled); sign in again and reconnect",
+    ),
+    EndCause.ACCOUNT_ERASED: Goodbye(
+        "account erased", "this account was erased with everything recorded about its student"
     ),
 }
 

@@ -1,6 +1,7 @@
 """An open /ws socket ends with its session, not only when its token expires: signing out
 or refreshing ends the sockets of that token, a password change, a change of role or a
-disabled account ends every socket of the account. Other sessions' sockets stay open."""
+disabled account ends every socket of the account, and so does erasing the student whose
+account it is. Other sessions' sockets stay open."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from cellmon.live.admission import CLOSE_NOT_SIGNED_IN
 from cellmon.live.messages import BROADCAST_CHANNEL, SYSTEM_MESSAGE, LiveMessage
 from cellmon.live.session_ends import GOODBYES, EndCause
 from tests.accounts import ADMIN_EMAIL, TEST_PASSWORD, create_account, token_for
+from tests.classroom.seed import Seeder
 from tests.conftest import LiveServer
 from tests.live.helpers import eventually, hub_of, publish, receive, request, until_closed
 
 NEW_PASSWORD = "a new password nobody guesses"
+PUPIL_EMAIL = "pupil@example.com"
 
 
 def bearer_of(token: str) -> dict[str, str]:
@@ -175,6 +178,37 @@ async def test_an_admin_disabling_or_demoting_an_account_closes_its_sockets(
         assert response.status_code == 200, response.text
         for ws in own:
             await assert_closed_for(ws, EndCause.ACCOUNT_SESSIONS_ENDED)
+        for ws in others:
+            await assert_open(ws)
+
+
+async def test_erasing_a_student_closes_the_sockets_of_their_account(
+    live_server: LiveServer, colleague: User
+) -> None:
+    async with live_server.app.state.database.sessions() as session:
+        seed = Seeder(session)
+        student = await seed.student(PUPIL_EMAIL, await seed.klass())
+        await session.commit()
+    pupil = await create_account(live_server.app, PUPIL_EMAIL, "student")
+    admin_token = token_for(
+        live_server.app, await create_account(live_server.app, ADMIN_EMAIL, "admin")
+    )
+    async with AsyncExitStack() as stack:
+        own = [
+            await opened(stack, live_server, token_for(live_server.app, pupil)) for _ in range(2)
+        ]
+        others = [
+            await opened(stack, live_server, token_for(live_server.app, colleague)),
+            await opened(stack, live_server, admin_token),
+        ]
+        async with httpx.AsyncClient(
+            base_url=live_server.base_url, headers=bearer_of(admin_token)
+        ) as http:
+            response = await http.delete(f"/api/v1/students/{student.id}")
+        assert response.status_code == 200, response.text
+        assert response.json()["deleted"]["accounts"] == 1
+        for ws in own:
+            await assert_closed_for(ws, EndCause.ACCOUNT_ERASED)
         for ws in others:
             await assert_open(ws)
 
