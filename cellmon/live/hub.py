@@ -8,7 +8,8 @@ the others never wait.
 
 The hub also knows which account and token each connection signed in with, so that a
 session end heard on the bus (live/session_ends.py: a sign-out, a password change, a disabled
-account) closes that session's connections here.
+account) closes that session's connections here, and one that connects just after the end
+was heard, with a token checked just before it was committed.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from cellmon.core.bus import MessageBus
 from cellmon.core.errors import BackendUnavailable
 from cellmon.live.admission import CLOSE_NOT_SIGNED_IN, ConnectionCounts
 from cellmon.live.messages import LiveMessage, decode_packet, publish
-from cellmon.live.session_ends import GOODBYES, SESSION_END, SessionEnd
+from cellmon.live.session_ends import GOODBYES, SESSION_END, SessionEnd, SessionIndex
 
 logger = logging.getLogger(__name__)
 
@@ -162,8 +163,7 @@ class LiveHub:
         self.queue_size = queue_size
         self._channels: dict[str, set[Subscriber]] = {}
         self._subscribers: set[Subscriber] = set()
-        # Account id -> token id -> the connections opened with that token.
-        self._sessions: dict[int, dict[str, set[Subscriber]]] = {}
+        self._sessions: SessionIndex[Subscriber] = SessionIndex()
         self._listener: asyncio.Task[None] | None = None
         self._probe_token = uuid.uuid4().hex
         self._ready = asyncio.Event()
@@ -243,13 +243,7 @@ class LiveHub:
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("undecodable session end skipped: %s", exc)
             return
-        tokens = self._sessions.get(ended.user_id)
-        if tokens is None:
-            return
-        if ended.token_id is None:
-            closing = [s for subscribers in tokens.values() for s in subscribers]
-        else:
-            closing = list(tokens.get(ended.token_id, ()))
+        closing = self._sessions.ended(ended)
         goodbye = GOODBYES[ended.cause]
         for subscriber in closing:
             self.end(subscriber, CLOSE_NOT_SIGNED_IN, goodbye.reason, goodbye.message)
@@ -313,17 +307,25 @@ class LiveHub:
     # -- connections and subscriptions ------------------------------------------------------
 
     def connect(
-        self, send: SendText, close: CloseSocket, principal: Principal | None = None
+        self,
+        send: SendText,
+        close: CloseSocket,
+        signed_in: tuple[Principal, float] | None = None,
     ) -> Subscriber:
-        """A new connection, signed in as `principal` (None: one no session end closes,
-        for the hub's own tests and benchmarks)."""
-        session = None if principal is None else (principal.user_id, principal.token_id)
+        """A new connection, signed in as a principal whose token was checked at a
+        time.monotonic() (None: one no session end closes, for the hub's own tests and
+        benchmarks). One whose session ended since the check is closed at once."""
+        session = None if signed_in is None else (signed_in[0].user_id, signed_in[0].token_id)
         subscriber = Subscriber(send, close, self.queue_size, session)
         self._subscribers.add(subscriber)
-        if session is not None:
-            user_id, token_id = session
-            self._sessions.setdefault(user_id, {}).setdefault(token_id, set()).add(subscriber)
         metrics.WEBSOCKET_CONNECTIONS.set(len(self._subscribers))
+        if signed_in is None:
+            return subscriber
+        principal, checked_at = signed_in
+        ended = self._sessions.add(principal.user_id, principal.token_id, subscriber, checked_at)
+        if ended is not None:
+            goodbye = GOODBYES[ended.cause]
+            self.end(subscriber, CLOSE_NOT_SIGNED_IN, goodbye.reason, goodbye.message)
         return subscriber
 
     async def disconnect(self, subscriber: Subscriber) -> None:
@@ -335,20 +337,7 @@ class LiveHub:
         metrics.WEBSOCKET_CONNECTIONS.set(len(self._subscribers))
         self.unsubscribe(subscriber, tuple(subscriber.channels))
         if subscriber.session is not None:
-            self._forget_session(subscriber, *subscriber.session)
-
-    def _forget_session(self, subscriber: Subscriber, user_id: int, token_id: str) -> None:
-        tokens = self._sessions.get(user_id)
-        if tokens is None:
-            return
-        subscribers = tokens.get(token_id)
-        if subscribers is None:
-            return
-        subscribers.discard(subscriber)
-        if not subscribers:
-            del tokens[token_id]
-            if not tokens:
-                del self._sessions[user_id]
+            self._sessions.remove(*subscriber.session, subscriber)
 
     def subscribe(self, subscriber: Subscriber, channels: Iterable[str]) -> None:
         if subscriber.closed:

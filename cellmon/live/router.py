@@ -68,9 +68,12 @@ async def live_socket(
 ) -> None:
     # Accepted before the checks, so that a refusal reaches a browser as a close code.
     await websocket.accept()
+    # Before the sign-in check: a session end the hub hears after this may have been
+    # committed after the check read the token (see LiveHub.connect).
+    checked_at = time.monotonic()
     try:
         async with admitted(websocket, hub.connections, database, settings) as principal:
-            await _serve(websocket, hub, database, settings, principal)
+            await _serve(websocket, hub, database, settings, principal, checked_at)
     except Refused as refused:
         # A client that already left takes neither; there is nobody left to tell.
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
@@ -84,8 +87,9 @@ async def _serve(
     database: Database,
     settings: Settings,
     principal: Principal,
+    checked_at: float,
 ) -> None:
-    subscriber = hub.connect(websocket.send_text, websocket.close, principal)
+    subscriber = hub.connect(websocket.send_text, websocket.close, (principal, checked_at))
     # The socket lives as long as the token it was opened with: until it expires, or until
     # its session ends sooner (the hub hears of that on the bus).
     expiry = asyncio.get_running_loop().call_later(

@@ -13,13 +13,20 @@ only the server publishes on the bus.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from cellmon.core.bus import MessageBus
 from cellmon.live.messages import LiveMessage, publish_best_effort
 
 SESSION_END = "session_end"
+
+# How long an index remembers a session end for the connections being admitted meanwhile:
+# far longer than an admission's sign-in check takes.
+RECENT_ENDS_SECONDS = 60.0
 
 
 class EndCause(StrEnum):
@@ -85,3 +92,61 @@ async def announce(bus: MessageBus, end: SessionEnd) -> None:
     """Publish the end, logging an unreachable bus: the session has ended for every request
     already, and a socket the notice misses still ends when its token expires."""
     await publish_best_effort(bus, [end.message()])
+
+
+Connection = TypeVar("Connection")
+
+
+class SessionIndex(Generic[Connection]):
+    """A process's open connections by account and token, and the session ends it heard
+    lately: a connection whose token was checked before an end was committed, but that
+    joins after the end was heard, is told so instead of living on until its token expires."""
+
+    def __init__(self) -> None:
+        # Account id -> token id -> the connections opened with that token.
+        self._open: dict[int, dict[str, set[Connection]]] = {}
+        # (when heard, time.monotonic(); the end), oldest first.
+        self._recent: deque[tuple[float, SessionEnd]] = deque()
+
+    def __len__(self) -> int:
+        """How many connections are indexed."""
+        return sum(
+            len(connections) for tokens in self._open.values() for connections in tokens.values()
+        )
+
+    def add(
+        self, user_id: int, token_id: str, connection: Connection, checked_at: float
+    ) -> SessionEnd | None:
+        """Index the connection, signed in with a token checked at `checked_at`
+        (time.monotonic()); the end, if one of its session was heard since."""
+        self._open.setdefault(user_id, {}).setdefault(token_id, set()).add(connection)
+        for heard_at, ended in reversed(self._recent):
+            if heard_at < checked_at:
+                break
+            if ended.user_id == user_id and ended.token_id in (None, token_id):
+                return ended
+        return None
+
+    def remove(self, user_id: int, token_id: str, connection: Connection) -> None:
+        tokens = self._open.get(user_id)
+        if tokens is None:
+            return
+        connections = tokens.get(token_id)
+        if connections is None:
+            return
+        connections.discard(connection)
+        if not connections:
+            del tokens[token_id]
+            if not tokens:
+                del self._open[user_id]
+
+    def ended(self, end: SessionEnd) -> list[Connection]:
+        """Remember the end; the connections it closes."""
+        now = time.monotonic()
+        while self._recent and self._recent[0][0] < now - RECENT_ENDS_SECONDS:
+            self._recent.popleft()
+        self._recent.append((now, end))
+        tokens = self._open.get(end.user_id, {})
+        if end.token_id is None:
+            return [connection for connections in tokens.values() for connection in connections]
+        return list(tokens.get(end.token_id, ()))

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import orjson
 import pytest
 from prometheus_client import REGISTRY
 
+from cellmon.auth.principal import Principal, Role
 from cellmon.core.bus.in_process import InProcessBus
+from cellmon.live.admission import CLOSE_NOT_SIGNED_IN
 from cellmon.live.hub import CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER, LiveHub
 from cellmon.live.messages import LiveMessage, encode_packets, publish
+from cellmon.live.session_ends import GOODBYES, EndCause, SessionEnd
 
 
 class FakeSocket:
@@ -221,3 +225,40 @@ async def test_stop_closes_every_connection_as_going_away() -> None:
 def _sample(name: str) -> float:
     value = REGISTRY.get_sample_value(name)
     return 0.0 if value is None else value
+
+
+def _principal(user_id: int, token_id: str) -> Principal:
+    return Principal(user_id, f"user{user_id}@example.org", Role.INSTRUCTOR, token_id, 2**31)
+
+
+async def test_a_connection_admitted_across_a_session_end_is_closed_when_it_joins(
+    hub: LiveHub,
+) -> None:
+    # The sign-in checks of these sockets read their tokens before the sign-out committed;
+    # the hub heard of the sign-out before they joined it.
+    checked_at = time.monotonic()
+    watcher = FakeSocket()
+    hub.subscribe(hub.connect(watcher.send, watcher.close), ["broadcast"])
+    await publish(hub.bus, [SessionEnd(1, "signed-out", EndCause.SIGNED_OUT).message()])
+    await publish(hub.bus, [message(1, "broadcast")])
+    await watcher.next()  # the hub has handled the end: the bus keeps the order
+
+    sockets = {token: FakeSocket() for token in ("signed-out", "other")}
+    joined = {
+        token: hub.connect(socket.send, socket.close, (_principal(1, token), checked_at))
+        for token, socket in sockets.items()
+    }
+    late = FakeSocket()
+    after_the_end = hub.connect(
+        late.send, late.close, (_principal(1, "signed-out"), time.monotonic())
+    )
+
+    await asyncio.wait_for(sockets["signed-out"].closed.wait(), 10)
+    goodbye = GOODBYES[EndCause.SIGNED_OUT]
+    assert sockets["signed-out"].closed_with == (CLOSE_NOT_SIGNED_IN, goodbye.reason)
+    assert orjson.loads(sockets["signed-out"].frames[-1])["message"] == goodbye.message
+    assert joined["signed-out"].closed
+    # Another token of the account, and a check made after the end, are not its business.
+    assert not joined["other"].closed
+    assert not after_the_end.closed
+    assert hub.subscriber_count == 3
