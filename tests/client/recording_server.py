@@ -31,6 +31,7 @@ class Script:
     statuses: list[int] = field(default_factory=list)
     default: int = 202
     retry_after: str | None = None
+    location: str | None = None  # a Location header, for answers that redirect
 
 
 class RecordingServer:
@@ -49,6 +50,8 @@ class RecordingServer:
                 self.send_response(status)
                 if recorder.script.retry_after is not None:
                     self.send_header("Retry-After", recorder.script.retry_after)
+                if recorder.script.location is not None:
+                    self.send_header("Location", recorder.script.location)
                 answer = json.dumps({"detail": f"answered {status}"}).encode()
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))

@@ -11,6 +11,7 @@ import pytest
 
 from cellmon.client.outbox import Outbox
 from cellmon.client.sender import Sender
+from cellmon.client.transport import Verdict, post_events
 from tests.client.recording_server import RecordingServer, serving
 
 
@@ -189,3 +190,17 @@ def test_a_queue_file_that_cannot_be_opened_leaves_sending_in_memory(
     assert server.taken_ids() == [item["eventId"] for item in sent]
     warnings = [r for r in caplog.records if "cannot open the queue file" in r.getMessage()]
     assert len(warnings) == 1
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed_but_answered_as_try_again(
+    server: RecordingServer, status: int
+) -> None:
+    # Followed, a 301-303 would become a GET without the events (urllib's rule), which the
+    # server here answers 501: the answer must be the redirect itself, to be tried again.
+    server.script.default = status
+    server.script.location = server.url.replace("/events", "/moved")
+    answer = post_events(server.url, ['{"eventId": "e"}'], timeout=5)
+    assert answer.status == status
+    assert answer.verdict(1) is Verdict.RETRY
+    assert [request.path for request in server.wait_for(1)] == ["/api/v1/events"]
