@@ -7,6 +7,7 @@ blocks the event loop that serves every other request.
 from __future__ import annotations
 
 import asyncio
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,9 +16,14 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 
 _hasher = PasswordHasher()
-# Verified against when the account does not exist, so that a wrong e-mail address costs as
-# long as a wrong password and the answer's timing does not tell which accounts exist.
-_DECOY_HASH = _hasher.hash("no account has this password")
+
+
+@cache
+def _decoy_hash() -> str:
+    """Verified against when the account does not exist, so that a wrong e-mail address costs
+    as long as a wrong password and the answer's timing does not tell which accounts exist.
+    Made at first need, not at import: every `cellmon` command imports this module."""
+    return _hasher.hash("no account has this password")
 
 
 def hash_password_now(password: str) -> str:
@@ -30,7 +36,7 @@ async def hash_password(password: str) -> str:
 
 def _verify(stored_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash or _DECOY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _decoy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

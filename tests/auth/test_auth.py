@@ -8,7 +8,9 @@ import time
 import httpx
 import jwt
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from cellmon.auth.deps import CSRF_COOKIE, SESSION_COOKIE
 from cellmon.db.models import User
@@ -61,6 +63,27 @@ async def test_a_wrong_password_or_address_gets_the_same_401(
     assert answer.json()["detail"] == (
         "wrong e-mail address or password, or the account is disabled"
     )
+
+
+async def test_a_hash_made_with_other_parameters_is_remade_at_sign_in(
+    app: FastAPI, anonymous_client: httpx.AsyncClient, instructor: User
+) -> None:
+    # The suite hashes at the least cost (tests/conftest.py); argon2-cffi's defaults, which
+    # production uses, stand for the parameters of an older release.
+    older = PasswordHasher().hash(TEST_PASSWORD)
+    async with app.state.database.sessions() as session:
+        user = await session.get_one(User, instructor.id)
+        user.password_hash = older
+        await session.commit()
+
+    assert (await _token(anonymous_client, instructor.email)).status_code == 200
+
+    async with app.state.database.sessions() as session:
+        remade = await session.scalar(select(User.password_hash).where(User.id == instructor.id))
+    assert remade is not None
+    assert remade != older
+    assert remade.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert (await _token(anonymous_client, instructor.email)).status_code == 200
 
 
 async def test_a_disabled_account_cannot_sign_in_and_its_tokens_stop(
