@@ -215,7 +215,8 @@ async def test_a_request_head_that_never_finishes_is_closed(
 async def test_a_slow_but_complete_request_head_is_served(
     live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(server_protocols, "REQUEST_HEAD_SECONDS", 1.0)
+    # The head takes 0.6 s in three parts: the rest of the limit is slack for a loaded machine.
+    monkeypatch.setattr(server_protocols, "REQUEST_HEAD_SECONDS", 2.0)
     port = int(live_server.base_url.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
