@@ -5,6 +5,7 @@ account it is. Other sessions' sockets stay open."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -156,30 +157,47 @@ async def test_a_wrong_current_password_closes_nothing(
         await assert_not_closed(live_server, ws)
 
 
+async def assert_admin_action_closes_the_accounts_sockets(
+    server: LiveServer,
+    account: User,
+    colleague: User,
+    action: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+    cause: EndCause,
+) -> httpx.Response:
+    """Two sockets of `account`, one of `colleague` and one of an admin, who then does
+    `action`: the account's sockets are closed for `cause`, the others stay open."""
+    admin_token = token_for(server.app, await create_account(server.app, ADMIN_EMAIL, "admin"))
+    async with AsyncExitStack() as stack:
+        own = [await opened(stack, server, token_for(server.app, account)) for _ in range(2)]
+        others = [
+            await opened(stack, server, token_for(server.app, colleague)),
+            await opened(stack, server, admin_token),
+        ]
+        async with httpx.AsyncClient(
+            base_url=server.base_url, headers=bearer_of(admin_token)
+        ) as http:
+            response = await action(http)
+        assert response.status_code == 200, response.text
+        for ws in own:
+            await assert_closed_for(ws, cause)
+        for ws in others:
+            await assert_open(ws)
+    return response
+
+
 @pytest.mark.parametrize(
     "change", [{"is_active": False}, {"role": "student"}], ids=["disabled", "demoted"]
 )
 async def test_an_admin_disabling_or_demoting_an_account_closes_its_sockets(
     live_server: LiveServer, teacher: User, colleague: User, change: dict[str, Any]
 ) -> None:
-    admin = await create_account(live_server.app, ADMIN_EMAIL, "admin")
-    admin_token = token_for(live_server.app, admin)
-    async with AsyncExitStack() as stack:
-        own = [await opened(stack, live_server, token_for(live_server.app, teacher))]
-        own.append(await opened(stack, live_server, token_for(live_server.app, teacher)))
-        others = [
-            await opened(stack, live_server, token_for(live_server.app, colleague)),
-            await opened(stack, live_server, admin_token),
-        ]
-        async with httpx.AsyncClient(
-            base_url=live_server.base_url, headers=bearer_of(admin_token)
-        ) as http:
-            response = await http.patch(f"/api/v1/users/{teacher.id}", json=change)
-        assert response.status_code == 200, response.text
-        for ws in own:
-            await assert_closed_for(ws, EndCause.ACCOUNT_SESSIONS_ENDED)
-        for ws in others:
-            await assert_open(ws)
+    await assert_admin_action_closes_the_accounts_sockets(
+        live_server,
+        teacher,
+        colleague,
+        lambda http: http.patch(f"/api/v1/users/{teacher.id}", json=change),
+        EndCause.ACCOUNT_SESSIONS_ENDED,
+    )
 
 
 async def test_erasing_a_student_closes_the_sockets_of_their_account(
@@ -190,27 +208,14 @@ async def test_erasing_a_student_closes_the_sockets_of_their_account(
         student = await seed.student(PUPIL_EMAIL, await seed.klass())
         await session.commit()
     pupil = await create_account(live_server.app, PUPIL_EMAIL, "student")
-    admin_token = token_for(
-        live_server.app, await create_account(live_server.app, ADMIN_EMAIL, "admin")
+    response = await assert_admin_action_closes_the_accounts_sockets(
+        live_server,
+        pupil,
+        colleague,
+        lambda http: http.delete(f"/api/v1/students/{student.id}"),
+        EndCause.ACCOUNT_ERASED,
     )
-    async with AsyncExitStack() as stack:
-        own = [
-            await opened(stack, live_server, token_for(live_server.app, pupil)) for _ in range(2)
-        ]
-        others = [
-            await opened(stack, live_server, token_for(live_server.app, colleague)),
-            await opened(stack, live_server, admin_token),
-        ]
-        async with httpx.AsyncClient(
-            base_url=live_server.base_url, headers=bearer_of(admin_token)
-        ) as http:
-            response = await http.delete(f"/api/v1/students/{student.id}")
-        assert response.status_code == 200, response.text
-        assert response.json()["deleted"]["accounts"] == 1
-        for ws in own:
-            await assert_closed_for(ws, EndCause.ACCOUNT_ERASED)
-        for ws in others:
-            await assert_open(ws)
+    assert response.json()["deleted"]["accounts"] == 1
 
 
 async def test_renaming_an_account_closes_nothing(live_server: LiveServer, teacher: User) -> None:
