@@ -47,6 +47,13 @@ class RecordingServer:
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
                 status = recorder._next_status()
+                # Recorded before the answer goes: once the client has its answer, a test
+                # reading `received` finds the request there.
+                with recorder.arrived:
+                    recorder.received.append(
+                        Received(self.path, dict(self.headers), json.loads(body), status)
+                    )
+                    recorder.arrived.notify_all()
                 self.send_response(status)
                 if recorder.script.retry_after is not None:
                     self.send_header("Retry-After", recorder.script.retry_after)
@@ -57,11 +64,6 @@ class RecordingServer:
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
-                with recorder.arrived:
-                    recorder.received.append(
-                        Received(self.path, dict(self.headers), json.loads(body), status)
-                    )
-                    recorder.arrived.notify_all()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
