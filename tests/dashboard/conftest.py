@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from cellmon.auth.deps import CSRF_COOKIE, SESSION_COOKIE
 from cellmon.auth.tokens import TokenCodec
@@ -32,6 +32,12 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1600, "height": 1000}
+
+# How long an expectation waits for the page (Playwright's default is 5 s). A first read
+# takes milliseconds alone, but `make test` runs four test processes, their servers and
+# Chromium on two cores; what a test proves is that the page gets there, not how fast
+# (timing rules are proven on the page's own paused clock, e.g. test_dashboard_live.py).
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
