@@ -131,7 +131,8 @@ socket lives as long as its token: it is sent an error message and closed the sa
 a reason saying why, when the token expires (`session expired`), when that token signs out
 (`signed out`) or is replaced by `POST /api/v1/auth/refresh` (`token refreshed`), and when
 every session of the account ends: a password change or reset, a change of role, or the
-account disabled (`session ended`). Sign in again and reconnect. The
+account disabled (`session ended`), or the account erased with its student (`account
+erased`). Sign in again and reconnect. The
 cookie counts only from this server's own pages (the upgrade's `Origin`): another page's
 upgrade with it is closed with `{CLOSE_FOREIGN_ORIGIN}`.
 
