@@ -192,9 +192,10 @@ async def test_a_newly_stuck_student_brings_the_heat_map_read_forward(
         " draw: rules.LIVE_DRAW_MS, period: rules.REFRESH_MS.cells,"
         " urgent: rules.URGENT_REFRESH_MS }))"
     )
-    # pause_at cannot go back: aim a second ahead, so that the call arrives before that time
-    # (in Python it takes Unix time in seconds; run_for takes milliseconds).
-    await browser.clock.pause_at(await browser.evaluate("Date.now() / 1000 + 1"))
+    # pause_at cannot go back, and the call can take a while to arrive on a loaded machine
+    # (CI once took over a second): aim well ahead. What the jump sets off happens before
+    # any event is posted. (In Python pause_at takes Unix time in seconds, run_for ms.)
+    await browser.clock.pause_at(await browser.evaluate("Date.now() / 1000 + 10"))
 
     cells_read = re.compile(r"/api/v1/progress/classes/\d+/cells$")
 
