@@ -14,6 +14,11 @@ from tests.dashboard.conftest import WatchedPage
 
 pytestmark = pytest.mark.browser
 
+# Page-clock steps: one draw (rules.js LIVE_DRAW_MS is 250), the tick, the step to find it.
+DRAW_MS = 300
+TICK_MS = 1000
+STEP_MS = 50
+
 
 async def test_a_tile_in_view_counts_the_seconds_since_its_student_was_seen(
     live_server: LiveServer, admin_page: WatchedPage
@@ -31,3 +36,54 @@ async def test_a_tile_in_view_counts_the_seconds_since_its_student_was_seen(
     # No message comes: only the clock can move it.
     await expect(seen).not_to_have_text(first or "")
     await expect(seen).to_have_text(re.compile(r"^\d+s ago$"))
+
+
+async def test_every_clock_text_shows_the_tick_s_instant(
+    live_server: LiveServer, admin_page: WatchedPage
+) -> None:
+    """The list, a tile and the seat card tell one student's wait from one instant, moved by
+    the one-second tick: a text filled between two ticks (a seat hovered, a tile shown again)
+    does not run ahead of the others. The page runs on Playwright's paused clock, whose
+    system time the test moves without a tick, as happens between two."""
+    async with live_server.app.state.database.sessions() as session:
+        seed = Seeder(session)
+        klass = await seed.klass()
+        asker = await seed.student(
+            "asker@example.com", klass, name="Aiko Asker", help_requested_at=ago(seconds=45)
+        )
+        await session.commit()
+    browser = admin_page.page
+    await browser.clock.install()
+    await browser.goto(f"{live_server.base_url}/dashboard?class_id={klass.id}")
+    listed = browser.locator(f'#attention-list [data-student-id="{asker.id}"] .attention-wait')
+    badge = browser.locator(f'#roster .tile[data-student-id="{asker.id}"] .tile-badge')
+    await expect(listed).to_have_text(re.compile(r"^waiting \d+s$"))
+    # Ahead, for the call's way on a loaded machine (Python's pause_at takes seconds).
+    await browser.clock.pause_at(await browser.evaluate("Date.now() / 1000 + 10"))
+    await browser.clock.run_for(DRAW_MS)
+    # Step to just after a tick: the wait moves by a second at each.
+    before = await listed.text_content()
+    for _ in range(TICK_MS // STEP_MS + 1):
+        await browser.clock.run_for(STEP_MS)
+        if await listed.text_content() != before:
+            break
+    await browser.clock.run_for(DRAW_MS)
+    shown = await listed.text_content()
+    assert shown != before
+    assert await badge.text_content() == (shown or "").replace("waiting", "Help")
+
+    # Five seconds pass on the page's clock with no tick, as if between two.
+    await browser.clock.set_system_time(await browser.evaluate("Date.now() / 1000 + 5"))
+    await browser.locator('#views [data-view="seats"]').click()
+    await browser.clock.run_for(DRAW_MS)
+    await browser.locator(f'#seatmap .seat[data-student-id="{asker.id}"]').hover()
+    card = browser.locator("#seat-detail .seat-detail-state")
+    await expect(card).to_contain_text("waiting")
+    assert f"· {await listed.text_content()} ·" in (await card.text_content() or "")
+    # Back to the tiles: each is filled again as the browser renders it once more.
+    await browser.locator('#views [data-view="tiles"]').click()
+    await browser.clock.run_for(DRAW_MS)
+    await expect(badge).to_be_visible()
+    assert await badge.text_content() == (await listed.text_content() or "").replace(
+        "waiting", "Help"
+    )
