@@ -302,6 +302,14 @@ def influxdb_database() -> Iterator[str]:
 
 
 @pytest.fixture
+async def live_client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    """The live server's own app as an HTTP client, signed in as an admin."""
+    admin = await create_account(live_server.app, ADMIN_EMAIL, "admin", full_name="Test Admin")
+    async with signed_in(live_server.app, admin) as http:
+        yield http
+
+
+@pytest.fixture
 def artifacts_dir() -> Path:
     """Where tests leave files for people to look at (screenshots, logs)."""
     path = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -324,9 +332,15 @@ class LiveServer:
 
 
 @pytest.fixture
-async def live_server(settings: Settings, app_pool: AppPool) -> AsyncIterator[LiveServer]:
+async def live_server(
+    request: pytest.FixtureRequest, settings: Settings, app_pool: AppPool
+) -> AsyncIterator[LiveServer]:
     """The real app under uvicorn on a free port, in the test's event loop (so async tests
     only: a test that blocks the loop freezes the server). Runs on both databases."""
+    if "app" in request.fixturenames:
+        # A second app on the same database and queue: its worker may take the events and
+        # announce them on a bus the live server's sockets never hear.
+        pytest.fail("live_server runs the app: use live_client, not app, client or the like")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]

@@ -33,9 +33,9 @@ def loaded(
 
 
 async def test_cells_become_executions_of_the_keys_class(
-    live_server: LiveServer, client: httpx.AsyncClient, loaded: InteractiveShell
+    live_server: LiveServer, live_client: httpx.AsyncClient, loaded: InteractiveShell
 ) -> None:
-    class_id, key = await class_with_key(client)
+    class_id, key = await class_with_key(live_client)
     loaded.run_line_magic("config", f"CellmonClient.server_url = {live_server.base_url!r}")
     loaded.run_line_magic("config", f"CellmonClient.ingest_key = {key!r}")
     loaded.run_line_magic("load_ext", "cellmon.client")
@@ -43,7 +43,7 @@ async def test_cells_become_executions_of_the_keys_class(
     loaded.run_cell("1/0", store_history=True)
     loaded.run_cell("import time\ntime.sleep(0.03)", store_history=True)
 
-    passed, failed, slow = await wait_for_executions(client, 3)
+    passed, failed, slow = await wait_for_executions(live_client, 3)
     assert passed["status"] == "success"
     assert passed["code"] == "print('hello')\n6 * 7"
     assert passed["result"] == "hello\n42"
@@ -51,19 +51,19 @@ async def test_cells_become_executions_of_the_keys_class(
     assert failed["error_message"] == "ZeroDivisionError: division by zero"
     assert slow["client_duration_ms"] >= 30
     assert len({passed["session_id"], failed["session_id"], slow["session_id"]}) == 1
-    response = await client.get(f"/api/v1/classes/{class_id}/students")
+    response = await live_client.get(f"/api/v1/classes/{class_id}/students")
     assert [student["email"] for student in response.json()] == [EMAIL]
 
 
 async def test_config_changes_apply_to_the_next_cell(
-    live_server: LiveServer, client: httpx.AsyncClient, loaded: InteractiveShell
+    live_server: LiveServer, live_client: httpx.AsyncClient, loaded: InteractiveShell
 ) -> None:
     loaded.run_line_magic("config", f"CellmonClient.server_url = {live_server.base_url!r}")
     loaded.run_line_magic("load_ext", "cellmon.client")
     loaded.run_line_magic("config", "CellmonClient.email = 'Renamed@Example.com'")
     loaded.run_cell("x = 1", store_history=True)
-    [execution] = await wait_for_executions(client, 1)
-    response = await client.get(f"/api/v1/students/{execution['student_id']}")
+    [execution] = await wait_for_executions(live_client, 1)
+    response = await live_client.get(f"/api/v1/students/{execution['student_id']}")
     assert response.json()["email"] == "renamed@example.com"
 
 
@@ -79,7 +79,7 @@ async def post(url: str, bodies: list[str]) -> Answer:
 
 
 async def test_a_batch_sent_twice_is_recorded_once(
-    live_server: LiveServer, client: httpx.AsyncClient
+    live_server: LiveServer, live_client: httpx.AsyncClient
 ) -> None:
     # What the client does when a 202 is lost on the way: it sends the same events again.
     url = f"{live_server.base_url}/api/v1/events"
@@ -90,7 +90,7 @@ async def test_a_batch_sent_twice_is_recorded_once(
     assert first.detail == '{"message":"3 events received and queued for processing."}'
     # Batches are recorded in order: once a later event is, the repeated batch was too.
     assert (await post(url, [execution_event(3)])).status == 202
-    assert [execution["code"] for execution in await wait_for_executions(client, 4)] == [
+    assert [execution["code"] for execution in await wait_for_executions(live_client, 4)] == [
         "0",
         "1",
         "2",

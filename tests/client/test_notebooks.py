@@ -50,9 +50,9 @@ CODE_CELLS = [1, 2, 3, 4]
 
 
 async def test_a_notebook_against_the_embedded_server(
-    live_server: LiveServer, client: httpx.AsyncClient, tmp_path: Path
+    live_server: LiveServer, live_client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    class_id, key = await class_with_key(client)
+    class_id, key = await class_with_key(live_client)
     instructor = await create_account(live_server.app, "teacher@example.org", "instructor")
     await add_instructor(live_server.app, class_id, instructor.id)
     events_url = f"{live_server.base_url}/api/v1/events?key={key}"
@@ -62,8 +62,8 @@ async def test_a_notebook_against_the_embedded_server(
         async with kernel(lesson(), env, tmp_path) as runner:
             await run_cells(runner, range(len(runner.nb.cells)))
             check_lesson_updates(await execution_updates(ws, len(CODE_CELLS)))
-    check_lesson_executions(await wait_for_executions(client, len(CODE_CELLS)))
-    students = (await client.get(f"/api/v1/classes/{class_id}/students")).json()
+    check_lesson_executions(await wait_for_executions(live_client, len(CODE_CELLS)))
+    students = (await live_client.get(f"/api/v1/classes/{class_id}/students")).json()
     assert [student["email"] for student in students] == [STUDENT]
 
 
