@@ -33,7 +33,10 @@ async def seed_busy_class(
         for number in range(1, students + 1):
             roll = rng.random()
             help_at = ago(minutes=rng.uniform(0.3, 9)) if roll < 0.04 else None
-            last_seen = ago(minutes=rng.uniform(0.05, 4) if roll < 0.8 else rng.uniform(6, 40))
+            # Active ones well inside the page's 5 min window and idle ones well past it: a
+            # loaded machine may take a minute from here to the page, and no student should
+            # change state meanwhile.
+            last_seen = ago(minutes=rng.uniform(0.05, 2) if roll < 0.8 else rng.uniform(8, 40))
             student = await seeder.student(
                 f"student{number:03d}@example.com",
                 klass,
