@@ -12,6 +12,10 @@ one database kind are equal (the same data folder, emptied and refilled for each
 they share one app. What an app keeps from one lifespan to the next is what `create_app`
 builds (token codec, rate-limit rules, the ingest-key cache, middleware), none of which
 holds a test's data.
+
+A test that needs a real socket takes `live_server` (the app under uvicorn) and talks to
+it, or to its app through `live_client`; never to a second app beside it, whose worker
+would compete for the same queue and announce on a bus the server's sockets never hear.
 """
 
 from __future__ import annotations
