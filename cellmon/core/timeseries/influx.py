@@ -629,7 +629,8 @@ class InfluxSink(TimeSeriesSink):
         _raise_for_status(response)
         result: dict[str, Any] = response.json()["results"][0]
         if "error" in result:
-            raise InfluxRefusedError(400, result["error"])
+            # InfluxQL reports a statement's failure in a 200's body, as a 400 would.
+            raise _failure(400, result["error"])
         return result
 
     async def _count_with_flux(
@@ -671,17 +672,17 @@ class InfluxSink(TimeSeriesSink):
 def _raise_for_status(response: httpx.Response) -> None:
     if response.is_success:
         return
-    detail = response.text.strip()[:1000] or response.reason_phrase
+    raise _failure(response.status_code, response.text.strip()[:1000] or response.reason_phrase)
+
+
+def _failure(status: int, detail: str) -> BackendUnavailable | InfluxRefusedError:
+    """What InfluxDB's refusal means: worth trying again later, or not."""
     # 429 (too many requests) passes like a 5xx, and so does InfluxDB 1.x's 400 "engine is
     # closed" (a shard opening or closing: at start-up, at shut-down, beside a database being
     # dropped); other 4xx will not pass by waiting.
-    if (
-        response.status_code == 429
-        or response.status_code >= 500
-        or (response.status_code == 400 and SHARD_CLOSED in detail)
-    ):
-        raise BackendUnavailable(f"HTTP {response.status_code}: {detail}")
-    raise InfluxRefusedError(response.status_code, detail)
+    if status == 429 or status >= 500 or (status == 400 and SHARD_CLOSED in detail):
+        return BackendUnavailable(f"HTTP {status}: {detail}")
+    return InfluxRefusedError(status, detail)
 
 
 def _describe(exc: httpx.HTTPError) -> str:
