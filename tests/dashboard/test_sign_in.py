@@ -199,8 +199,9 @@ async def test_a_session_that_expires_sends_the_page_to_sign_in(
     base = live_server.base_url
     ann = await create_account(live_server.app, ANN, "instructor")
     klass = await _class_of(live_server, ann, "Ann lab", "one@example.com")
-    # Long enough for a busy machine (make test runs several workers) to show the class first.
-    short_lived = TokenCodec(secret_key(live_server.app.state.settings), lifetime_seconds=10)
+    # Long enough for a busy machine to show the class first: under two suites at once,
+    # 10 s was not.
+    short_lived = TokenCodec(secret_key(live_server.app.state.settings), lifetime_seconds=20)
     await sign_in(page, live_server, ann, short_lived)
     browser = page.page
     await browser.goto(f"{base}/dashboard?class_id={klass.id}")
