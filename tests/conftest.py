@@ -306,10 +306,17 @@ def influxdb_database() -> Iterator[str]:
 
 
 @pytest.fixture
-async def live_client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    """The live server's own app as an HTTP client, signed in as an admin."""
-    admin = await create_account(live_server.app, ADMIN_EMAIL, "admin", full_name="Test Admin")
-    async with signed_in(live_server.app, admin) as http:
+async def live_admin(live_server: LiveServer) -> User:
+    """An admin of the live server, who may do anything and watch every channel."""
+    return await create_account(live_server.app, ADMIN_EMAIL, "admin", full_name="Test Admin")
+
+
+@pytest.fixture
+async def live_client(
+    live_server: LiveServer, live_admin: User
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The live server's own app as an HTTP client, signed in as its admin."""
+    async with signed_in(live_server.app, live_admin) as http:
         yield http
 
 

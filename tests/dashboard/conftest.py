@@ -16,7 +16,6 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from cellmon.auth.deps import CSRF_COOKIE, SESSION_COOKIE
 from cellmon.auth.tokens import TokenCodec
 from cellmon.db.models import User
-from tests.accounts import ADMIN_EMAIL, create_account
 from tests.conftest import LiveServer
 from tests.services import service_missing
 
@@ -117,11 +116,6 @@ async def sign_in(
             },
         ]
     )
-
-
-@pytest.fixture
-async def live_admin(live_server: LiveServer) -> User:
-    return await create_account(live_server.app, ADMIN_EMAIL, "admin", full_name="Test Admin")
 
 
 @pytest.fixture
