@@ -8,7 +8,6 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from cellmon.live.messages import STUCK_ALERT
 from tests.accounts import bearer
 from tests.classroom.seed import Seeder
 from tests.conftest import LiveServer
+from tests.dashboard import page_clock
 from tests.dashboard.conftest import WatchedPage
 
 pytestmark = pytest.mark.browser
@@ -157,18 +157,6 @@ class Frames:
             await asyncio.sleep(0.02)
 
 
-CLOCK_STEP_MS = 50
-
-
-async def _step_until(page: Page, done: Callable[[], Awaitable[bool]], limit_ms: int) -> None:
-    """Move the page's paused clock in small steps until `done`; fail past `limit_ms`."""
-    stepped = 0
-    while not await done():
-        assert stepped < limit_ms, f"not done after {stepped} ms of the page's time"
-        await page.clock.run_for(CLOCK_STEP_MS)
-        stepped += CLOCK_STEP_MS
-
-
 async def test_a_newly_stuck_student_brings_the_heat_map_read_forward(
     live_server: LiveServer, admin_page: WatchedPage
 ) -> None:
@@ -187,15 +175,8 @@ async def test_a_newly_stuck_student_brings_the_heat_map_read_forward(
     await browser.goto(f"{live_server.base_url}/dashboard?class_id={klass.id}")
     await expect(browser.locator("#roster .tile")).to_have_count(1)
     await expect(browser.locator("#connection")).to_have_attribute("data-state", "live")
-    rules = await browser.evaluate(
-        "import('/dashboard/static/rules.js').then((rules) => ({"
-        " draw: rules.LIVE_DRAW_MS, period: rules.REFRESH_MS.cells,"
-        " urgent: rules.URGENT_REFRESH_MS }))"
-    )
-    # pause_at cannot go back, and the call can take a while to arrive on a loaded machine
-    # (CI once took over a second): aim well ahead. What the jump sets off happens before
-    # any event is posted. (In Python pause_at takes Unix time in seconds, run_for ms.)
-    await browser.clock.pause_at(await browser.evaluate("Date.now() / 1000 + 10"))
+    rules = await page_clock.timing_rules(browser)
+    await page_clock.pause(browser)  # before any event is posted
 
     cells_read = re.compile(r"/api/v1/progress/classes/\d+/cells$")
 
@@ -223,7 +204,7 @@ async def test_a_newly_stuck_student_brings_the_heat_map_read_forward(
                 async def done() -> bool:
                     return asked.is_done()
 
-                await _step_until(browser, done, limit_ms)
+                await page_clock.step_until(browser, done, limit_ms)
             read = await asked.value
             response = await read.response()
             assert response is not None
@@ -234,12 +215,12 @@ async def test_a_newly_stuck_student_brings_the_heat_map_read_forward(
         await post()
         await frames.wait_for("execution_update", 2)
         # Runs ask for the heat map at its period.
-        await read_within(rules["period"] + CLOCK_STEP_MS)
+        await read_within(rules["period"] + page_clock.STEP_MS)
 
         async def shows_two_runs() -> bool:
             return " 2 runs," in await heat_row("title")
 
-        await _step_until(browser, shows_two_runs, rules["draw"] * 4)
+        await page_clock.step_until(browser, shows_two_runs, rules["draw"] * 4)
         assert await heat_row("data-students-stuck") == "0"
 
         await post()
@@ -251,7 +232,7 @@ async def test_a_newly_stuck_student_brings_the_heat_map_read_forward(
         async def shows_one_stuck() -> bool:
             return await heat_row("data-students-stuck") == "1"
 
-        await _step_until(browser, shows_one_stuck, rules["draw"] * 4)
+        await page_clock.step_until(browser, shows_one_stuck, rules["draw"] * 4)
 
     row = browser.locator('#heatmap .heat-row[data-cell-index="4"]')
     await expect(row.locator(".heat-error")).to_have_text(hostile)

@@ -10,14 +10,13 @@ from playwright.async_api import expect
 
 from tests.classroom.seed import Seeder, ago
 from tests.conftest import LiveServer
+from tests.dashboard import page_clock
 from tests.dashboard.conftest import WatchedPage
 
 pytestmark = pytest.mark.browser
 
-# Page-clock steps: one draw (rules.js LIVE_DRAW_MS is 250), the tick, the step to find it.
-DRAW_MS = 300
+# The page's clock tick (app.js): the clock texts move once a second.
 TICK_MS = 1000
-STEP_MS = 50
 
 
 async def test_a_tile_in_view_counts_the_seconds_since_its_student_was_seen(
@@ -58,16 +57,18 @@ async def test_every_clock_text_shows_the_tick_s_instant(
     listed = browser.locator(f'#attention-list [data-student-id="{asker.id}"] .attention-wait')
     badge = browser.locator(f'#roster .tile[data-student-id="{asker.id}"] .tile-badge')
     await expect(listed).to_have_text(re.compile(r"^waiting \d+s$"))
-    # Ahead, for the call's way on a loaded machine (Python's pause_at takes seconds).
-    await browser.clock.pause_at(await browser.evaluate("Date.now() / 1000 + 10"))
-    await browser.clock.run_for(DRAW_MS)
+    # Long enough for a draw: its wait since the last one, then its animation frame.
+    draw_ms = (await page_clock.timing_rules(browser))["draw"] + page_clock.STEP_MS
+    await page_clock.pause(browser)
+    await browser.clock.run_for(draw_ms)
     # Step to just after a tick: the wait moves by a second at each.
     before = await listed.text_content()
-    for _ in range(TICK_MS // STEP_MS + 1):
-        await browser.clock.run_for(STEP_MS)
-        if await listed.text_content() != before:
-            break
-    await browser.clock.run_for(DRAW_MS)
+
+    async def ticked() -> bool:
+        return await listed.text_content() != before
+
+    await page_clock.step_until(browser, ticked, TICK_MS + draw_ms)
+    await browser.clock.run_for(draw_ms)
     shown = await listed.text_content()
     assert shown != before
     assert await badge.text_content() == (shown or "").replace("waiting", "Help")
@@ -75,7 +76,7 @@ async def test_every_clock_text_shows_the_tick_s_instant(
     # Five seconds pass on the page's clock with no tick, as if between two.
     await browser.clock.set_system_time(await browser.evaluate("Date.now() / 1000 + 5"))
     await browser.locator('#views [data-view="seats"]').click()
-    await browser.clock.run_for(DRAW_MS)
+    await browser.clock.run_for(draw_ms)
     await browser.locator(f'#seatmap .seat[data-student-id="{asker.id}"]').hover()
     card = browser.locator("#seat-detail .seat-detail-state")
     await expect(card).to_contain_text("waiting")
@@ -83,6 +84,6 @@ async def test_every_clock_text_shows_the_tick_s_instant(
     # Back to the tiles: each is filled again when the browser renders it once more (its
     # content-visibility event, which comes in real time, not on the page's clock).
     await browser.locator('#views [data-view="tiles"]').click()
-    await browser.clock.run_for(DRAW_MS)
+    await browser.clock.run_for(draw_ms)
     # The clock stands still now, and with it the list.
     await expect(badge).to_have_text((await listed.text_content() or "").replace("waiting", "Help"))
