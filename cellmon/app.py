@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from cellmon.assignments.router import router as assignments_router
 from cellmon.audit.router import router as audit_router
+from cellmon.auth import passwords
 from cellmon.auth.router import router as auth_router
 from cellmon.auth.tokens import TokenCodec, secret_key
 from cellmon.classes.router import router as classes_router
@@ -81,6 +82,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.hub = hub
         if settings.run_worker_in_server:
             await _start_worker(app, stack, database, backends, settings)
+        await passwords.prepare()
         yield
 
 

@@ -22,8 +22,15 @@ _hasher = PasswordHasher()
 def _decoy_hash() -> str:
     """Verified against when the account does not exist, so that a wrong e-mail address costs
     as long as a wrong password and the answer's timing does not tell which accounts exist.
-    Made at first need, not at import: every `cellmon` command imports this module."""
+    Made by the server's start-up (`prepare`), not at import: every `cellmon` command imports
+    this module."""
     return _hasher.hash("no account has this password")
+
+
+async def prepare() -> None:
+    """Make the decoy hash now (the server's start-up): otherwise the first sign-in for an
+    unknown address would take two hashes' time, and say that the address is unknown."""
+    await asyncio.to_thread(_decoy_hash)
 
 
 def hash_password_now(password: str) -> str:

@@ -9,12 +9,16 @@ import httpx
 import jwt
 import pytest
 from argon2 import PasswordHasher
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from cellmon.auth import passwords
 from cellmon.auth.deps import CSRF_COOKIE, SESSION_COOKIE
+from cellmon.core.settings import Settings
 from cellmon.db.models import User
 from tests.accounts import TEST_PASSWORD, create_account, signed_in
+from tests.conftest import AppPool
 
 ME = "/api/v1/users/me"
 
@@ -84,6 +88,17 @@ async def test_a_hash_made_with_other_parameters_is_remade_at_sign_in(
     assert remade != older
     assert remade.startswith("$argon2id$v=19$m=8,t=1,p=1$")
     assert (await _token(anonymous_client, instructor.email)).status_code == 200
+
+
+async def test_the_server_makes_the_decoy_hash_before_the_first_sign_in(
+    settings: Settings, app_pool: AppPool
+) -> None:
+    # Made at the first sign-in for an unknown address instead, it would make that answer
+    # twice as slow as a wrong password's, telling that the address has no account.
+    passwords._decoy_hash.cache_clear()
+    with app_pool.borrowed(settings) as application:
+        async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
+            assert passwords._decoy_hash.cache_info().currsize == 1
 
 
 async def test_a_disabled_account_cannot_sign_in_and_its_tokens_stop(
